@@ -1,0 +1,35 @@
+// Command wsapi is the CDK app: it synthesizes the WebSocket API stack.
+package main
+
+import (
+	"os"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"wsapi/stacks"
+)
+
+func main() {
+	defer jsii.Close()
+
+	app := awscdk.NewApp(nil)
+	props := stacks.PropsFromContext(app.Node())
+	props.Env = env()
+	stacks.NewWebSocketStack(app, "WebSocketApi", &props)
+
+	// Every synth, here and in the tests, runs the AWS Solutions checks.
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	app.Synth(nil)
+}
+
+// env targets the account and region of the CLI's credentials; without them
+// the template stays environment-agnostic.
+func env() *awscdk.Environment {
+	account, region := os.Getenv("CDK_DEFAULT_ACCOUNT"), os.Getenv("CDK_DEFAULT_REGION")
+	if account == "" && region == "" {
+		return nil
+	}
+	return &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(region)}
+}

@@ -1,0 +1,139 @@
+package stacks
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// ContextKeys lists the CDK context keys PropsFromContext reads (`cdk synth
+// -c key=value`, or "context" in cdk.json), each with the prop it sets.
+var ContextKeys = map[string]string{
+	"stageName":                      "StageName",
+	"identitySource":                 "IdentitySource",
+	"issuer":                         "Issuer",
+	"audience":                       "Audience",
+	"jwksUrl":                        "JWKSURL",
+	"throttlingRateLimit":            "ThrottlingRateLimit",
+	"throttlingBurstLimit":           "ThrottlingBurstLimit",
+	"apiGatewayCloudWatchRoleExists": "APIGatewayCloudWatchRoleExists",
+	"connectionTtl":                  "ConnectionTTL (a Go duration, e.g. 2h)",
+	"maxMessageBytes":                "MaxMessageBytes",
+	"maxInFlight":                    "MaxInFlight",
+	"lambdaArchitecture":             "LambdaArchitecture",
+	"logRetentionDays":               "LogRetention (a CloudWatch Logs retention in days)",
+	"removalPolicy":                  "RemovalPolicy (retain, destroy or snapshot)",
+}
+
+// retentionByDays maps CloudWatch Logs' allowed retention periods to CDK's enum.
+var retentionByDays = map[int]awslogs.RetentionDays{
+	1: awslogs.RetentionDays_ONE_DAY, 3: awslogs.RetentionDays_THREE_DAYS, 5: awslogs.RetentionDays_FIVE_DAYS,
+	7: awslogs.RetentionDays_ONE_WEEK, 14: awslogs.RetentionDays_TWO_WEEKS, 30: awslogs.RetentionDays_ONE_MONTH,
+	60: awslogs.RetentionDays_TWO_MONTHS, 90: awslogs.RetentionDays_THREE_MONTHS, 120: awslogs.RetentionDays_FOUR_MONTHS,
+	150: awslogs.RetentionDays_FIVE_MONTHS, 180: awslogs.RetentionDays_SIX_MONTHS, 365: awslogs.RetentionDays_ONE_YEAR,
+	400: awslogs.RetentionDays_THIRTEEN_MONTHS, 545: awslogs.RetentionDays_EIGHTEEN_MONTHS, 731: awslogs.RetentionDays_TWO_YEARS,
+	1096: awslogs.RetentionDays_THREE_YEARS, 1827: awslogs.RetentionDays_FIVE_YEARS, 2192: awslogs.RetentionDays_SIX_YEARS,
+	2557: awslogs.RetentionDays_SEVEN_YEARS, 2922: awslogs.RetentionDays_EIGHT_YEARS, 3288: awslogs.RetentionDays_NINE_YEARS,
+	3653: awslogs.RetentionDays_TEN_YEARS,
+}
+
+// PropsFromContext reads the stack props from CDK context, so deployers can
+// set them without editing code. Unset keys keep their defaults; a value that
+// does not parse panics with every such problem listed, like a failed synth.
+func PropsFromContext(node constructs.Node) WebSocketStackProps {
+	props, err := propsFromContext(func(key string) (string, bool) {
+		v := node.TryGetContext(jsii.String(key))
+		if v == nil {
+			return "", false
+		}
+		return fmt.Sprint(v), true
+	})
+	if err != nil {
+		panic(fmt.Sprintf("invalid CDK context:\n%v", err))
+	}
+	return props
+}
+
+func propsFromContext(get func(string) (string, bool)) (WebSocketStackProps, error) {
+	var p WebSocketStackProps
+	var errs []error
+	str := func(key string, dst *string) {
+		if v, ok := get(key); ok {
+			*dst = strings.TrimSpace(v)
+		}
+	}
+	num := func(key string, dst *float64) {
+		if v, ok := get(key); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: not a number", key, v))
+			}
+			*dst = f
+		}
+	}
+	integer := func(key string, dst *int) {
+		if v, ok := get(key); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: not a whole number", key, v))
+			}
+			*dst = n
+		}
+	}
+
+	str("stageName", &p.StageName)
+	str("identitySource", &p.IdentitySource)
+	str("issuer", &p.Issuer)
+	str("audience", &p.Audience)
+	str("jwksUrl", &p.JWKSURL)
+	num("throttlingRateLimit", &p.ThrottlingRateLimit)
+	num("throttlingBurstLimit", &p.ThrottlingBurstLimit)
+	integer("maxMessageBytes", &p.MaxMessageBytes)
+	integer("maxInFlight", &p.MaxInFlight)
+	str("lambdaArchitecture", &p.LambdaArchitecture)
+	if v, ok := get("apiGatewayCloudWatchRoleExists"); ok {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("apiGatewayCloudWatchRoleExists=%q: want true or false", v))
+		}
+		p.APIGatewayCloudWatchRoleExists = b
+	}
+	if v, ok := get("connectionTtl"); ok {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("connectionTtl=%q: want a duration such as 2h", v))
+		}
+		p.ConnectionTTL = d
+	}
+	if v, ok := get("logRetentionDays"); ok {
+		days, err := strconv.Atoi(strings.TrimSpace(v))
+		r, known := retentionByDays[days]
+		if err != nil || !known {
+			errs = append(errs, fmt.Errorf("logRetentionDays=%q: want one of CloudWatch Logs' periods (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)", v))
+		}
+		p.LogRetention = r
+	}
+	if v, ok := get("removalPolicy"); ok {
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "retain":
+			p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
+		case "destroy":
+			p.RemovalPolicy = awscdk.RemovalPolicy_DESTROY
+		case "snapshot":
+			p.RemovalPolicy = awscdk.RemovalPolicy_SNAPSHOT
+		default:
+			errs = append(errs, fmt.Errorf("removalPolicy=%q: want retain, destroy or snapshot", v))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return p, err
+	}
+	return p, p.Validate()
+}

@@ -1,0 +1,89 @@
+package stacks
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// function is one Go Lambda with its own role, which starts with nothing but
+// writing to its own log group.
+type function struct {
+	b    *builder
+	id   string
+	fn   awslambda.Function
+	role awsiam.Role
+}
+
+// newFunction defines the Lambda built from lambdas/<name>.
+func (b *builder) newFunction(name, description string, memoryMB, timeoutSeconds float64, env map[string]string) *function {
+	id := exportedName(name)
+	logGroup := awslogs.NewLogGroup(b.stack, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
+		Retention:     b.props.LogRetention,
+		RemovalPolicy: b.props.RemovalPolicy,
+	})
+	// An own role instead of the default one: the default attaches the
+	// AWSLambdaBasicExecutionRole managed policy (any log group).
+	role := awsiam.NewRole(b.stack, jsii.String(id+"Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("Execution role of the " + name + " function"),
+	})
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+		Resources: jsii.Strings(*logGroup.LogGroupArn()),
+	}))
+
+	environment := make(map[string]*string, len(env))
+	for k, v := range env {
+		environment[k] = jsii.String(v)
+	}
+	arch := awslambda.Architecture_ARM_64()
+	if b.props.LambdaArchitecture == "x86_64" {
+		arch = awslambda.Architecture_X86_64()
+	}
+	goarch := map[string]string{"arm64": "arm64", "x86_64": "amd64"}[b.props.LambdaArchitecture]
+
+	fn := awslambda.NewFunction(b.stack, jsii.String(id+"Function"), &awslambda.FunctionProps{
+		Description:           jsii.String(description),
+		Runtime:               awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:          arch,
+		Handler:               jsii.String("bootstrap"),
+		Code:                  goCode(b.props.ModuleDir, name, goarch),
+		MemorySize:            jsii.Number(memoryMB),
+		Timeout:               awscdk.Duration_Seconds(jsii.Number(timeoutSeconds)),
+		Role:                  role,
+		LogGroup:              logGroup,
+		LoggingFormat:         awslambda.LoggingFormat_JSON,
+		ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO,
+		SystemLogLevelV2:      awslambda.SystemLogLevel_WARN,
+		Environment:           &environment,
+	})
+	return &function{b: b, id: id, fn: fn, role: role}
+}
+
+// allow grants actions on one resource, as a statement of its own.
+func (f *function) allow(actions []string, resource *string) {
+	f.role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings(actions...),
+		Resources: &[]*string{resource},
+	}))
+}
+
+// allowInvoke lets API Gateway invoke the function from sourceARN only.
+func (f *function) allowInvoke(id string, sourceARN *string) {
+	f.fn.AddPermission(jsii.String("InvokeFrom"+id), &awslambda.Permission{
+		Principal: awsiam.NewServicePrincipal(jsii.String("apigateway.amazonaws.com"), nil),
+		Action:    jsii.String("lambda:InvokeFunction"),
+		SourceArn: sourceARN,
+	})
+}
+
+// exportedName turns "connect" into "Connect" for construct ids.
+func exportedName(name string) string {
+	if name == "" {
+		return name
+	}
+	return string(name[0]-'a'+'A') + name[1:]
+}

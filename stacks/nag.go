@@ -1,0 +1,47 @@
+package stacks
+
+import (
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// addNagSuppressions records, on the resource itself, each cdk-nag
+// AwsSolutions finding this design accepts, and why. Nothing is suppressed
+// stack-wide, so a new resource with the same finding still fails.
+func (b *builder) addNagSuppressions() {
+	for _, route := range b.unauthorizedRoutes {
+		suppress(route, suppression("AwsSolutions-APIG4",
+			"WebSocket APIs accept an authorizer on $connect only; this route runs on a connection the JWT authorizer already admitted."))
+	}
+	if b.userPool != nil {
+		suppress(b.userPool,
+			suppression("AwsSolutions-COG2",
+				"MFA is optional (TOTP) so operators can script tokens with USER_PASSWORD_AUTH; users are admin-created only (no self sign-up)."),
+			suppression("AwsSolutions-COG8",
+				"The Plus feature plan (threat protection) is a paid tier; self sign-up is off and passwords need 12+ characters of four classes. Use an external issuer (props Issuer/Audience) where sign-in threat protection is required."))
+	}
+	if b.apiLogRole != nil {
+		suppress(b.apiLogRole, suppression("AwsSolutions-IAM4",
+			"AmazonAPIGatewayPushToCloudWatchLogs is the AWS-maintained policy for API Gateway's account-level logging role, which serves every API in the region.",
+			"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"))
+	}
+	suppress(b.message.role, suppression("AwsSolutions-IAM5",
+		"Connection ids exist only at run time; the grant is limited to POST on this API's own stage.",
+		"Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<WebSocketApi>/"+b.stageName+"/POST/@connections/*"))
+}
+
+func suppress(construct any, suppressions ...*cdknag.NagPackSuppression) {
+	cdknag.NagSuppressions_AddResourceSuppressions(construct, &suppressions, jsii.Bool(true))
+}
+
+func suppression(id, reason string, appliesTo ...string) *cdknag.NagPackSuppression {
+	s := &cdknag.NagPackSuppression{Id: jsii.String(id), Reason: jsii.String(reason)}
+	if len(appliesTo) > 0 {
+		list := make([]any, len(appliesTo))
+		for i, a := range appliesTo {
+			list[i] = a
+		}
+		s.AppliesTo = &list
+	}
+	return s
+}

@@ -1,0 +1,188 @@
+// Package stacks defines the CloudFormation stack of the WebSocket API: an
+// API Gateway WebSocket API (L1 constructs) guarded by a Lambda REQUEST
+// authorizer on $connect, non-proxy Lambda integrations shaped by the request
+// templates of package mappingtemplates, one DynamoDB table of connections,
+// and the four Go Lambdas, built locally at synth time.
+package stacks
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+)
+
+// Defaults for WebSocketStackProps; each is documented on its field.
+const (
+	DefaultStageName            = "prod"
+	DefaultIdentitySource       = "route.request.querystring.token"
+	DefaultThrottlingRateLimit  = 100
+	DefaultThrottlingBurstLimit = 200
+	DefaultConnectionTTL        = 2 * time.Hour
+	DefaultMaxMessageBytes      = 32 * 1024
+	DefaultMaxInFlight          = 16
+	DefaultLambdaArchitecture   = "arm64"
+	DefaultLogRetention         = awslogs.RetentionDays_ONE_MONTH
+	DefaultRemovalPolicy        = awscdk.RemovalPolicy_RETAIN
+)
+
+// WebSocketStackProps configures NewWebSocketStack. The zero value of every
+// field means its default.
+type WebSocketStackProps struct {
+	awscdk.StackProps
+
+	// ModuleDir is the root of this Go module (holding lambdas/), where the
+	// functions are built. Default ".", which is where `cdk synth` runs the app.
+	ModuleDir string
+
+	// StageName is the API stage, part of every URL. Default "prod".
+	StageName string
+
+	// IdentitySource is where the authorizer reads the token:
+	// route.request.querystring.<name> (default route.request.querystring.token,
+	// as browsers cannot set headers on a WebSocket) or
+	// route.request.header.<name>. API Gateway answers 401 without invoking the
+	// authorizer when it is missing.
+	IdentitySource string
+
+	// Issuer and Audience point the authorizer at an external OIDC issuer
+	// (its `iss` and the expected `aud`, or Cognito `client_id`). Set both or
+	// neither; when neither is set the stack creates a Cognito user pool and an
+	// app client and uses those.
+	Issuer   string
+	Audience string
+	// JWKSURL overrides the issuer's key set URL; by default the authorizer
+	// reads it from the issuer's OIDC discovery document. Only with Issuer.
+	JWKSURL string
+
+	// ThrottlingRateLimit (requests per second, steady) and
+	// ThrottlingBurstLimit are the stage's default route throttling.
+	// Defaults 100 and 200.
+	ThrottlingRateLimit  float64
+	ThrottlingBurstLimit float64
+
+	// APIGatewayCloudWatchRoleExists says the account already has API
+	// Gateway's account-level CloudWatch Logs role in this region. When false
+	// (default) the stack creates the role and the AWS::ApiGateway::Account
+	// setting, without which access logging fails on a fresh account.
+	APIGatewayCloudWatchRoleExists bool
+
+	// ConnectionTTL is how long a connection row lives before DynamoDB's TTL
+	// may delete it, in case $disconnect never ran. Default 2h, API Gateway's
+	// maximum connection duration.
+	ConnectionTTL time.Duration
+
+	// MaxMessageBytes limits the UTF-8 length of a chat message. Default 32 KiB
+	// (one API Gateway frame).
+	MaxMessageBytes int
+
+	// MaxInFlight bounds concurrent PostToConnection calls of one broadcast.
+	// Default 16.
+	MaxInFlight int
+
+	// LambdaArchitecture is "arm64" (default) or "x86_64".
+	LambdaArchitecture string
+
+	// LogRetention applies to the access log and every function's log group.
+	// Default one month.
+	LogRetention awslogs.RetentionDays
+
+	// RemovalPolicy applies to the table, the user pool and the log groups.
+	// Default RETAIN: `cdk destroy` keeps the data.
+	RemovalPolicy awscdk.RemovalPolicy
+}
+
+var (
+	stageNamePattern      = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+	identitySourcePattern = regexp.MustCompile(`^route\.request\.(header|querystring)\.[A-Za-z0-9_.~!#$%&'*+^|-]+$`)
+)
+
+// withDefaults returns the props with every zero field set to its default.
+func (p WebSocketStackProps) withDefaults() WebSocketStackProps {
+	if p.ModuleDir == "" {
+		p.ModuleDir = "."
+	}
+	if p.StageName == "" {
+		p.StageName = DefaultStageName
+	}
+	if p.IdentitySource == "" {
+		p.IdentitySource = DefaultIdentitySource
+	}
+	if p.ThrottlingRateLimit == 0 {
+		p.ThrottlingRateLimit = DefaultThrottlingRateLimit
+	}
+	if p.ThrottlingBurstLimit == 0 {
+		p.ThrottlingBurstLimit = DefaultThrottlingBurstLimit
+	}
+	if p.ConnectionTTL == 0 {
+		p.ConnectionTTL = DefaultConnectionTTL
+	}
+	if p.MaxMessageBytes == 0 {
+		p.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if p.MaxInFlight == 0 {
+		p.MaxInFlight = DefaultMaxInFlight
+	}
+	if p.LambdaArchitecture == "" {
+		p.LambdaArchitecture = DefaultLambdaArchitecture
+	}
+	if p.LogRetention == "" {
+		p.LogRetention = DefaultLogRetention
+	}
+	if p.RemovalPolicy == "" {
+		p.RemovalPolicy = DefaultRemovalPolicy
+	}
+	return p
+}
+
+// Validate reports every invalid prop at once. Zero values are valid: they
+// mean the defaults.
+func (p WebSocketStackProps) Validate() error {
+	p = p.withDefaults()
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if !stageNamePattern.MatchString(p.StageName) {
+		bad("StageName %q: use 1-128 letters, digits, '-' or '_'", p.StageName)
+	}
+	if !identitySourcePattern.MatchString(p.IdentitySource) {
+		bad("IdentitySource %q: want route.request.querystring.<name> or route.request.header.<name>", p.IdentitySource)
+	}
+	if (p.Issuer == "") != (p.Audience == "") {
+		bad("Issuer and Audience: set both (external OIDC issuer) or neither (Cognito user pool)")
+	}
+	if p.Issuer != "" {
+		if u, err := url.Parse(p.Issuer); err != nil || u.Scheme != "https" || u.Host == "" {
+			bad("Issuer %q: want an https URL", p.Issuer)
+		}
+	}
+	if p.JWKSURL != "" {
+		if p.Issuer == "" {
+			bad("JWKSURL is only used with an external Issuer")
+		}
+		if u, err := url.Parse(p.JWKSURL); err != nil || u.Scheme != "https" || u.Host == "" {
+			bad("JWKSURL %q: want an https URL", p.JWKSURL)
+		}
+	}
+	if p.ThrottlingRateLimit < 0 || p.ThrottlingBurstLimit < 0 {
+		bad("throttling limits must not be negative")
+	}
+	if p.ConnectionTTL < time.Minute || p.ConnectionTTL > 24*time.Hour {
+		bad("ConnectionTTL %s: want between 1m and 24h", p.ConnectionTTL)
+	}
+	// A reply must fit API Gateway's 128 KB message limit with its envelope.
+	if p.MaxMessageBytes < 1 || p.MaxMessageBytes > 96*1024 {
+		bad("MaxMessageBytes %d: want 1 to %d", p.MaxMessageBytes, 96*1024)
+	}
+	if p.MaxInFlight < 1 || p.MaxInFlight > 256 {
+		bad("MaxInFlight %d: want 1 to 256", p.MaxInFlight)
+	}
+	if p.LambdaArchitecture != "arm64" && p.LambdaArchitecture != "x86_64" {
+		bad("LambdaArchitecture %q: want arm64 or x86_64", p.LambdaArchitecture)
+	}
+	return errors.Join(errs...)
+}

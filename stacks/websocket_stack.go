@@ -1,0 +1,354 @@
+package stacks
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscognito"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"wsapi/mappingtemplates"
+)
+
+// Route keys of the API. sendmessage is selected by {"action":"sendmessage"}.
+const (
+	RouteConnect     = "$connect"
+	RouteDisconnect  = "$disconnect"
+	RouteSendMessage = "sendmessage"
+	RouteDefault     = "$default"
+
+	// PrincipalIndexName is the table's index by principal (direct messages).
+	PrincipalIndexName = "byPrincipal"
+)
+
+// accessLogFormat is one JSON object per API Gateway request. It names no
+// query string, header or body, so tokens never reach the log.
+var accessLogFormat = `{"requestId":"$context.requestId","extendedRequestId":"$context.extendedRequestId",` +
+	`"connectionId":"$context.connectionId","routeKey":"$context.routeKey","eventType":"$context.eventType",` +
+	`"messageDirection":"$context.messageDirection","status":"$context.status",` +
+	`"requestTime":"$context.requestTime","sourceIp":"$context.identity.sourceIp",` +
+	`"authorizeError":"$context.authorize.error","authorizerError":"$context.authorizer.error",` +
+	`"authorizerLatency":"$context.authorizer.latency","integrationError":"$context.integration.error",` +
+	`"integrationStatus":"$context.integration.status","integrationLatency":"$context.integration.latency"}`
+
+// NewWebSocketStack defines the whole app. It panics with every problem at
+// once when props are invalid, as CDK constructs do.
+func NewWebSocketStack(scope constructs.Construct, id string, props *WebSocketStackProps) awscdk.Stack {
+	var p WebSocketStackProps
+	if props != nil {
+		p = *props
+	}
+	if err := p.Validate(); err != nil {
+		panic(fmt.Sprintf("NewWebSocketStack %s: invalid props:\n%v", id, err))
+	}
+	p = p.withDefaults()
+
+	stack := awscdk.NewStack(scope, &id, &p.StackProps)
+	b := &builder{stack: stack, props: p}
+
+	b.addTable()
+	b.addIdentityProvider()
+	b.addAPI()
+	b.addFunctions()
+	b.addAuthorizer()
+	b.addRoutes()
+	b.addStage()
+	b.addOutputs()
+	b.addNagSuppressions()
+	return stack
+}
+
+// builder holds what one part of the stack hands to the next.
+type builder struct {
+	stack awscdk.Stack
+	props WebSocketStackProps
+
+	table    awsdynamodb.Table
+	userPool awscognito.UserPool
+	client   awscognito.UserPoolClient
+	issuer   string
+	audience string
+	jwksURL  string
+
+	api        awsapigatewayv2.CfnApi
+	auth       awsapigatewayv2.CfnAuthorizer
+	stageName  string
+	authorizer *function
+	connect    *function
+	disconnect *function
+	message    *function
+
+	apiLogRole awsiam.Role
+	account    awsapigateway.CfnAccount
+	// unauthorizedRoutes are the routes after $connect (no authorizer).
+	unauthorizedRoutes []awsapigatewayv2.CfnRoute
+}
+
+func (b *builder) addTable() {
+	b.table = awsdynamodb.NewTable(b.stack, jsii.String("Connections"), &awsdynamodb.TableProps{
+		PartitionKey: &awsdynamodb.Attribute{Name: jsii.String("connectionId"), Type: awsdynamodb.AttributeType_STRING},
+		BillingMode:  awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+			PointInTimeRecoveryEnabled: jsii.Bool(true),
+		},
+		TimeToLiveAttribute: jsii.String("expiresAt"),
+		RemovalPolicy:       b.props.RemovalPolicy,
+	})
+	b.table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+		IndexName:      jsii.String(PrincipalIndexName),
+		PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String("principalId"), Type: awsdynamodb.AttributeType_STRING},
+		ProjectionType: awsdynamodb.ProjectionType_KEYS_ONLY,
+	})
+}
+
+// identityProvider creates a Cognito user pool and app client unless the
+// props name an external OIDC issuer.
+func (b *builder) addIdentityProvider() {
+	if b.props.Issuer != "" {
+		b.issuer, b.audience, b.jwksURL = b.props.Issuer, b.props.Audience, b.props.JWKSURL
+		return
+	}
+	b.userPool = awscognito.NewUserPool(b.stack, jsii.String("UserPool"), &awscognito.UserPoolProps{
+		SelfSignUpEnabled: jsii.Bool(false),
+		SignInAliases:     &awscognito.SignInAliases{Username: jsii.Bool(true), Email: jsii.Bool(true)},
+		PasswordPolicy: &awscognito.PasswordPolicy{
+			MinLength:        jsii.Number(12),
+			RequireLowercase: jsii.Bool(true),
+			RequireUppercase: jsii.Bool(true),
+			RequireDigits:    jsii.Bool(true),
+			RequireSymbols:   jsii.Bool(true),
+		},
+		Mfa:             awscognito.Mfa_OPTIONAL,
+		MfaSecondFactor: &awscognito.MfaSecondFactor{Otp: jsii.Bool(true), Sms: jsii.Bool(false)},
+		AccountRecovery: awscognito.AccountRecovery_EMAIL_ONLY,
+		RemovalPolicy:   b.props.RemovalPolicy,
+	})
+	b.client = b.userPool.AddClient(jsii.String("CliClient"), &awscognito.UserPoolClientOptions{
+		GenerateSecret:             jsii.Bool(false),
+		AuthFlows:                  &awscognito.AuthFlow{UserPassword: jsii.Bool(true), UserSrp: jsii.Bool(true)},
+		PreventUserExistenceErrors: jsii.Bool(true),
+		EnableTokenRevocation:      jsii.Bool(true),
+		AccessTokenValidity:        awscdk.Duration_Hours(jsii.Number(1)),
+		IdTokenValidity:            awscdk.Duration_Hours(jsii.Number(1)),
+		DisableOAuth:               jsii.Bool(true),
+	})
+	// ProviderURL is the issuer without its scheme.
+	b.issuer = *awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("https://"), b.userPool.UserPoolProviderUrl()})
+	b.audience = *b.client.UserPoolClientId()
+	b.jwksURL = b.issuer + "/.well-known/jwks.json"
+}
+
+func (b *builder) addAPI() {
+	b.api = awsapigatewayv2.NewCfnApi(b.stack, jsii.String("WebSocketApi"), &awsapigatewayv2.CfnApiProps{
+		Name:                     awscdk.Fn_Join(jsii.String("-"), &[]*string{awscdk.Aws_STACK_NAME(), jsii.String("websocket")}),
+		Description:              jsii.String("WebSocket API: Lambda REQUEST authorizer on $connect, non-proxy Lambda integrations"),
+		ProtocolType:             jsii.String("WEBSOCKET"),
+		RouteSelectionExpression: jsii.String("$request.body.action"),
+	})
+	b.stageName = b.props.StageName
+}
+
+// connectionsEndpoint is the https URL of the API's @connections API.
+func (b *builder) connectionsEndpoint() *string {
+	return awscdk.Fn_Join(jsii.String(""), &[]*string{
+		jsii.String("https://"), b.api.Ref(), jsii.String(".execute-api."), awscdk.Aws_REGION(),
+		jsii.String("."), awscdk.Aws_URL_SUFFIX(), jsii.String("/" + b.stageName),
+	})
+}
+
+// executeAPIARN is arn:{partition}:execute-api:{region}:{account}:{apiId}/{rest}.
+func (b *builder) executeAPIARN(rest string) *string {
+	return awscdk.Fn_Join(jsii.String(""), &[]*string{
+		jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":execute-api:"), awscdk.Aws_REGION(),
+		jsii.String(":"), awscdk.Aws_ACCOUNT_ID(), jsii.String(":"), b.api.Ref(), jsii.String("/" + rest),
+	})
+}
+
+func (b *builder) addFunctions() {
+	tableName := *b.table.TableName()
+	authEnv := map[string]string{
+		"ISSUER_URL":      b.issuer,
+		"AUDIENCE":        b.audience,
+		"IDENTITY_SOURCE": b.props.IdentitySource,
+	}
+	if b.jwksURL != "" {
+		authEnv["JWKS_URL"] = b.jwksURL
+	}
+	b.authorizer = b.newFunction("authorizer", "Verifies the JWT of a WebSocket $connect request", 256, 10, authEnv)
+	b.connect = b.newFunction("connect", "Stores a new connection", 128, 10, map[string]string{
+		"TABLE_NAME":             tableName,
+		"CONNECTION_TTL_SECONDS": strconv.Itoa(int(b.props.ConnectionTTL.Seconds())),
+	})
+	b.disconnect = b.newFunction("disconnect", "Deletes a closed connection", 128, 10, map[string]string{
+		"TABLE_NAME": tableName,
+	})
+	b.message = b.newFunction("message", "Delivers messages to connections and replies to the sender", 512, 25, map[string]string{
+		"TABLE_NAME":           tableName,
+		"PRINCIPAL_INDEX_NAME": PrincipalIndexName,
+		"CONNECTIONS_ENDPOINT": *b.connectionsEndpoint(),
+		"MAX_MESSAGE_BYTES":    strconv.Itoa(b.props.MaxMessageBytes),
+		"MAX_IN_FLIGHT":        strconv.Itoa(b.props.MaxInFlight),
+	})
+
+	// Each function may call exactly what it calls, on exactly what it uses.
+	tableARN := b.table.TableArn()
+	b.connect.allow([]string{"dynamodb:PutItem"}, tableARN)
+	b.disconnect.allow([]string{"dynamodb:DeleteItem"}, tableARN)
+	b.message.allow([]string{"dynamodb:Scan", "dynamodb:DeleteItem"}, tableARN)
+	b.message.allow([]string{"dynamodb:Query"},
+		awscdk.Fn_Join(jsii.String(""), &[]*string{tableARN, jsii.String("/index/" + PrincipalIndexName)}))
+	b.message.allow([]string{"execute-api:ManageConnections"},
+		b.executeAPIARN(b.stageName+"/POST/@connections/*"))
+}
+
+func (b *builder) addAuthorizer() {
+	b.auth = awsapigatewayv2.NewCfnAuthorizer(b.stack, jsii.String("Authorizer"), &awsapigatewayv2.CfnAuthorizerProps{
+		ApiId:          b.api.Ref(),
+		AuthorizerType: jsii.String("REQUEST"),
+		Name:           awscdk.Fn_Join(jsii.String("-"), &[]*string{awscdk.Aws_STACK_NAME(), jsii.String("jwt")}),
+		AuthorizerUri:  lambdaInvocationURI(b.authorizer.fn),
+		IdentitySource: &[]*string{jsii.String(b.props.IdentitySource)},
+	})
+	b.authorizer.allowInvoke("Authorizer", b.executeAPIARN("authorizers/"+*b.auth.Ref()))
+}
+
+// routes wires every route to its function through a non-proxy integration.
+func (b *builder) addRoutes() {
+	b.route("Connect", RouteConnect, b.connect, mappingtemplates.Connect, false)
+	b.route("Disconnect", RouteDisconnect, b.disconnect, mappingtemplates.Disconnect, false)
+	b.route("SendMessage", RouteSendMessage, b.message, mappingtemplates.Message, true)
+	b.route("Default", RouteDefault, b.message, mappingtemplates.Message, true)
+}
+
+func (b *builder) route(id, routeKey string, fn *function, template string, twoWay bool) {
+	integration := awsapigatewayv2.NewCfnIntegration(b.stack, jsii.String(id+"Integration"), &awsapigatewayv2.CfnIntegrationProps{
+		ApiId:                       b.api.Ref(),
+		IntegrationType:             jsii.String("AWS"),
+		IntegrationMethod:           jsii.String("POST"),
+		IntegrationUri:              lambdaInvocationURI(fn.fn),
+		TemplateSelectionExpression: jsii.String(`\$default`),
+		RequestTemplates:            map[string]*string{"$default": jsii.String(template)},
+		PassthroughBehavior:         jsii.String("NEVER"),
+		TimeoutInMillis:             jsii.Number(29000),
+	})
+	routeProps := &awsapigatewayv2.CfnRouteProps{
+		ApiId:             b.api.Ref(),
+		RouteKey:          jsii.String(routeKey),
+		AuthorizationType: jsii.String("NONE"),
+		Target:            awscdk.Fn_Join(jsii.String("/"), &[]*string{jsii.String("integrations"), integration.Ref()}),
+	}
+	if routeKey == RouteConnect {
+		// WebSocket APIs authorize once, on $connect; later routes ride the
+		// authorized connection.
+		routeProps.AuthorizationType = jsii.String("CUSTOM")
+		routeProps.AuthorizerId = b.auth.Ref()
+	}
+	if twoWay {
+		routeProps.RouteResponseSelectionExpression = jsii.String("$default")
+	}
+	route := awsapigatewayv2.NewCfnRoute(b.stack, jsii.String(id+"Route"), routeProps)
+	if routeKey != RouteConnect {
+		b.unauthorizedRoutes = append(b.unauthorizedRoutes, route)
+	}
+	if twoWay {
+		// What the function returns goes back to the sender: the integration
+		// response passes it on, the route response sends it.
+		awsapigatewayv2.NewCfnIntegrationResponse(b.stack, jsii.String(id+"IntegrationResponse"), &awsapigatewayv2.CfnIntegrationResponseProps{
+			ApiId:                  b.api.Ref(),
+			IntegrationId:          integration.Ref(),
+			IntegrationResponseKey: jsii.String("$default"),
+		})
+		awsapigatewayv2.NewCfnRouteResponse(b.stack, jsii.String(id+"RouteResponse"), &awsapigatewayv2.CfnRouteResponseProps{
+			ApiId:            b.api.Ref(),
+			RouteId:          route.Ref(),
+			RouteResponseKey: jsii.String("$default"),
+		})
+	}
+	fn.allowInvoke(id+"Route", b.executeAPIARN(b.stageName+"/"+routeKey))
+}
+
+func (b *builder) addStage() {
+	logGroup := awslogs.NewLogGroup(b.stack, jsii.String("AccessLogs"), &awslogs.LogGroupProps{
+		Retention:     b.props.LogRetention,
+		RemovalPolicy: b.props.RemovalPolicy,
+	})
+	stage := awsapigatewayv2.NewCfnStage(b.stack, jsii.String("Stage"), &awsapigatewayv2.CfnStageProps{
+		ApiId:      b.api.Ref(),
+		StageName:  jsii.String(b.stageName),
+		AutoDeploy: jsii.Bool(true),
+		DefaultRouteSettings: &awsapigatewayv2.CfnStage_RouteSettingsProperty{
+			ThrottlingRateLimit:  jsii.Number(b.props.ThrottlingRateLimit),
+			ThrottlingBurstLimit: jsii.Number(b.props.ThrottlingBurstLimit),
+			DataTraceEnabled:     jsii.Bool(false), // would log message bodies
+		},
+		AccessLogSettings: &awsapigatewayv2.CfnStage_AccessLogSettingsProperty{
+			DestinationArn: logGroup.LogGroupArn(),
+			Format:         jsii.String(accessLogFormat),
+		},
+	})
+	if !b.props.APIGatewayCloudWatchRoleExists {
+		// API Gateway writes logs with one role per account and region; a
+		// fresh account has none, and the stage would fail to deploy.
+		b.apiLogRole = awsiam.NewRole(b.stack, jsii.String("ApiGatewayCloudWatchRole"), &awsiam.RoleProps{
+			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("apigateway.amazonaws.com"), nil),
+			Description: jsii.String("API Gateway account-level role for writing CloudWatch Logs"),
+			ManagedPolicies: &[]awsiam.IManagedPolicy{
+				awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("service-role/AmazonAPIGatewayPushToCloudWatchLogs")),
+			},
+		})
+		// Other APIs in the account may come to rely on it.
+		b.apiLogRole.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN)
+		b.account = awsapigateway.NewCfnAccount(b.stack, jsii.String("ApiGatewayAccount"), &awsapigateway.CfnAccountProps{
+			CloudWatchRoleArn: b.apiLogRole.RoleArn(),
+		})
+		b.account.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN, nil)
+		stage.AddResourceDependency(b.account, jsii.String("access logging needs the account's CloudWatch role"))
+	}
+}
+
+func (b *builder) addOutputs() {
+	wssURL := awscdk.Fn_Join(jsii.String(""), &[]*string{
+		jsii.String("wss://"), b.api.Ref(), jsii.String(".execute-api."), awscdk.Aws_REGION(),
+		jsii.String("."), awscdk.Aws_URL_SUFFIX(), jsii.String("/" + b.stageName),
+	})
+	b.output("WebSocketURL", wssURL, "wss URL clients connect to")
+	b.output("ConnectionsEndpoint", b.connectionsEndpoint(), "API Gateway Management API endpoint (@connections)")
+	b.output("TableName", b.table.TableName(), "DynamoDB table of connections")
+	if b.userPool != nil {
+		b.output("UserPoolId", b.userPool.UserPoolId(), "Cognito user pool that issues tokens")
+		b.output("UserPoolClientId", b.client.UserPoolClientId(), "Cognito app client (the token audience)")
+	}
+	b.output("WscatCommand", awscdk.Fn_Join(jsii.String(""), wscatParts(wssURL, b.props.IdentitySource)),
+		"Set TOKEN to a JWT, then run this to connect")
+}
+
+// wscatParts is a shell command line that connects with the token in $TOKEN,
+// passed where the identity source says.
+func wscatParts(wssURL *string, identitySource string) *[]*string {
+	name := identitySource[strings.LastIndex(identitySource, ".")+1:]
+	if strings.HasPrefix(identitySource, "route.request.header.") {
+		return &[]*string{jsii.String("npx wscat -H \"" + name + ": Bearer $TOKEN\" -c \""), wssURL, jsii.String("\"")}
+	}
+	return &[]*string{jsii.String("npx wscat -c \""), wssURL, jsii.String("?" + name + "=$TOKEN\"")}
+}
+
+func (b *builder) output(id string, value *string, description string) {
+	awscdk.NewCfnOutput(b.stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
+}
+
+// lambdaInvocationURI is the API Gateway URI that invokes fn (partition-aware).
+func lambdaInvocationURI(fn awslambda.Function) *string {
+	return awscdk.Fn_Join(jsii.String(""), &[]*string{
+		jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":apigateway:"), awscdk.Aws_REGION(),
+		jsii.String(":lambda:path/2015-03-31/functions/"), fn.FunctionArn(), jsii.String("/invocations"),
+	})
+}

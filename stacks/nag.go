@@ -14,24 +14,27 @@ func (b *builder) addNagSuppressions() {
 			"WebSocket APIs accept an authorizer on $connect only; this route runs on a connection the JWT authorizer already admitted."))
 	}
 	if b.userPool != nil {
-		suppress(b.userPool,
+		suppress(b.userPool.Node().DefaultChild(),
 			suppression("AwsSolutions-COG2",
 				"MFA is optional (TOTP) so operators can script tokens with USER_PASSWORD_AUTH; users are admin-created only (no self sign-up)."),
 			suppression("AwsSolutions-COG8",
 				"The Plus feature plan (threat protection) is a paid tier; self sign-up is off and passwords need 12+ characters of four classes. Use an external issuer (props Issuer/Audience) where sign-in threat protection is required."))
 	}
 	if b.apiLogRole != nil {
-		suppress(b.apiLogRole, suppression("AwsSolutions-IAM4",
+		suppress(b.apiLogRole.Node().DefaultChild(), suppression("AwsSolutions-IAM4",
 			"AmazonAPIGatewayPushToCloudWatchLogs is the AWS-maintained policy for API Gateway's account-level logging role, which serves every API in the region.",
 			"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"))
 	}
-	suppress(b.message.role, suppression("AwsSolutions-IAM5",
+	// The finding is on the role's policy document, so the suppression is too.
+	messagePolicy := b.message.role.Node().FindChild(jsii.String("DefaultPolicy")).Node().DefaultChild()
+	suppress(messagePolicy, suppression("AwsSolutions-IAM5",
 		"Connection ids exist only at run time; the grant is limited to POST on this API's own stage.",
 		"Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<WebSocketApi>/"+b.stageName+"/POST/@connections/*"))
 }
 
-func suppress(construct any, suppressions ...*cdknag.NagPackSuppression) {
-	cdknag.NagSuppressions_AddResourceSuppressions(construct, &suppressions, jsii.Bool(true))
+// suppress attaches suppressions to one CloudFormation resource only.
+func suppress(resource any, suppressions ...*cdknag.NagPackSuppression) {
+	cdknag.NagSuppressions_AddResourceSuppressions(resource, &suppressions, jsii.Bool(false))
 }
 
 func suppression(id, reason string, appliesTo ...string) *cdknag.NagPackSuppression {

@@ -1,0 +1,133 @@
+package stacks
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+)
+
+func TestValidate(t *testing.T) {
+	cases := []struct {
+		name    string
+		props   WebSocketStackProps
+		wantErr []string // substrings; none means valid
+	}{
+		{name: "defaults", props: WebSocketStackProps{}},
+		{name: "header identity source", props: WebSocketStackProps{IdentitySource: "route.request.header.Authorization"}},
+		{name: "external issuer", props: WebSocketStackProps{Issuer: "https://id.example.com", Audience: "chat", JWKSURL: "https://id.example.com/keys"}},
+		{name: "stage with space", props: WebSocketStackProps{StageName: "my stage"}, wantErr: []string{"StageName"}},
+		{name: "identity source elsewhere", props: WebSocketStackProps{IdentitySource: "route.request.body.token"}, wantErr: []string{"IdentitySource"}},
+		{name: "two identity sources", props: WebSocketStackProps{IdentitySource: "route.request.header.A,route.request.header.B"}, wantErr: []string{"IdentitySource"}},
+		{name: "issuer without audience", props: WebSocketStackProps{Issuer: "https://id.example.com"}, wantErr: []string{"set both"}},
+		{name: "audience without issuer", props: WebSocketStackProps{Audience: "chat"}, wantErr: []string{"set both"}},
+		{name: "http issuer", props: WebSocketStackProps{Issuer: "http://id.example.com", Audience: "chat"}, wantErr: []string{"https"}},
+		{name: "jwks without issuer", props: WebSocketStackProps{JWKSURL: "https://id.example.com/keys"}, wantErr: []string{"only used with an external Issuer"}},
+		{name: "negative throttling", props: WebSocketStackProps{ThrottlingRateLimit: -1}, wantErr: []string{"throttling"}},
+		{name: "ttl too short", props: WebSocketStackProps{ConnectionTTL: time.Second}, wantErr: []string{"ConnectionTTL"}},
+		{name: "message too large", props: WebSocketStackProps{MaxMessageBytes: 200 * 1024}, wantErr: []string{"MaxMessageBytes"}},
+		{name: "in flight too many", props: WebSocketStackProps{MaxInFlight: 1000}, wantErr: []string{"MaxInFlight"}},
+		{name: "architecture", props: WebSocketStackProps{LambdaArchitecture: "amd64"}, wantErr: []string{"LambdaArchitecture"}},
+		{
+			name:    "every problem at once",
+			props:   WebSocketStackProps{StageName: "a b", LambdaArchitecture: "mips", MaxInFlight: -3},
+			wantErr: []string{"StageName", "LambdaArchitecture", "MaxInFlight"},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.props.Validate()
+			if len(c.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("want an error mentioning %v", c.wantErr)
+			}
+			for _, want := range c.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not mention %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+func TestPropsFromContext(t *testing.T) {
+	cases := []struct {
+		name    string
+		context map[string]string
+		check   func(t *testing.T, p WebSocketStackProps)
+		wantErr string
+	}{
+		{name: "empty keeps defaults", context: map[string]string{}, check: func(t *testing.T, p WebSocketStackProps) {
+			if p.withDefaults().StageName != DefaultStageName || p.RemovalPolicy != "" {
+				t.Errorf("got %+v", p)
+			}
+		}},
+		{name: "every key", context: map[string]string{
+			"stageName": "live", "identitySource": "route.request.header.Authorization",
+			"issuer": "https://id.example.com", "audience": "chat", "jwksUrl": "https://id.example.com/keys",
+			"throttlingRateLimit": "10.5", "throttlingBurstLimit": "20", "apiGatewayCloudWatchRoleExists": "true",
+			"connectionTtl": "90m", "maxMessageBytes": "1024", "maxInFlight": "4", "lambdaArchitecture": "x86_64",
+			"logRetentionDays": "7", "removalPolicy": "destroy",
+		}, check: func(t *testing.T, p WebSocketStackProps) {
+			want := WebSocketStackProps{
+				StageName: "live", IdentitySource: "route.request.header.Authorization",
+				Issuer: "https://id.example.com", Audience: "chat", JWKSURL: "https://id.example.com/keys",
+				ThrottlingRateLimit: 10.5, ThrottlingBurstLimit: 20, APIGatewayCloudWatchRoleExists: true,
+				ConnectionTTL: 90 * time.Minute, MaxMessageBytes: 1024, MaxInFlight: 4, LambdaArchitecture: "x86_64",
+				LogRetention: awslogs.RetentionDays_ONE_WEEK, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+			}
+			if p != want {
+				t.Errorf("got  %+v\nwant %+v", p, want)
+			}
+		}},
+		{name: "not a number", context: map[string]string{"throttlingRateLimit": "fast"}, wantErr: "throttlingRateLimit"},
+		{name: "not a whole number", context: map[string]string{"maxInFlight": "2.5"}, wantErr: "maxInFlight"},
+		{name: "not a bool", context: map[string]string{"apiGatewayCloudWatchRoleExists": "yes please"}, wantErr: "apiGatewayCloudWatchRoleExists"},
+		{name: "not a duration", context: map[string]string{"connectionTtl": "2 hours"}, wantErr: "connectionTtl"},
+		{name: "retention CloudWatch does not offer", context: map[string]string{"logRetentionDays": "10"}, wantErr: "logRetentionDays"},
+		{name: "unknown removal policy", context: map[string]string{"removalPolicy": "keep"}, wantErr: "removalPolicy"},
+		{name: "parsed but invalid", context: map[string]string{"stageName": "a/b"}, wantErr: "StageName"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := propsFromContext(func(key string) (string, bool) {
+				v, ok := c.context[key]
+				return v, ok
+			})
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("error %v, want one mentioning %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.check(t, p)
+		})
+	}
+	// Every listed key is read: a nonsense value under it must be refused.
+	for key := range ContextKeys {
+		if _, err := propsFromContext(func(k string) (string, bool) { return "\x00", k == key }); err == nil {
+			t.Errorf("context key %s=\\x00 accepted: is it read at all?", key)
+		}
+	}
+}
+
+func TestNewWebSocketStackRejectsInvalidProps(t *testing.T) {
+	defer func() {
+		r := recover()
+		if r == nil || !strings.Contains(r.(string), "StageName") {
+			t.Errorf("panic = %v, want one naming StageName", r)
+		}
+	}()
+	// Validation runs before any construct is made, so no jsii is needed.
+	NewWebSocketStack(nil, "Bad", &WebSocketStackProps{StageName: "bad stage"})
+}

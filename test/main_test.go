@@ -1,0 +1,178 @@
+// Package test asserts on the CloudFormation template that the app
+// synthesizes. Each stack variant is synthesized once per test binary (jsii
+// start-up and the Lambda builds dominate the cost) and shared by the tests.
+package test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"wsapi/stacks"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	jsii.Close()
+	os.Exit(code)
+}
+
+// synthesized is one stack, synthesized with the cdk-nag checks applied.
+type synthesized struct {
+	stack    awscdk.Stack
+	template assertions.Template
+	json     map[string]any // the template, decoded
+	raw      []byte         // the template, indented with sorted keys
+}
+
+// synth builds the app as app.go does (the same stack and the same nag
+// pack) with the given props, from the module root one level up.
+func synth(props stacks.WebSocketStackProps) *synthesized {
+	app := awscdk.NewApp(nil)
+	props.ModuleDir = ".."
+	stack := stacks.NewWebSocketStack(app, "WebSocketApi", &props)
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	template := assertions.Template_FromStack(stack, nil)
+	doc := *template.ToJSON()
+	raw, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		panic(err)
+	}
+	return &synthesized{stack: stack, template: template, json: doc, raw: append(raw, '\n')}
+}
+
+var (
+	defaultOnce  sync.Once
+	defaultSynth *synthesized
+
+	externalOnce  sync.Once
+	externalSynth *synthesized
+)
+
+// defaultStack is the stack with every prop at its default.
+func defaultStack(t *testing.T) *synthesized {
+	t.Helper()
+	defaultOnce.Do(func() { defaultSynth = synth(stacks.WebSocketStackProps{}) })
+	return defaultSynth
+}
+
+// externalProps point at an external OIDC issuer, read the token from a
+// header and reuse an existing API Gateway logging role.
+var externalProps = stacks.WebSocketStackProps{
+	StageName:                      "live",
+	IdentitySource:                 "route.request.header.Authorization",
+	Issuer:                         "https://login.example.com/tenant",
+	Audience:                       "api://chat",
+	ThrottlingRateLimit:            50,
+	ThrottlingBurstLimit:           25,
+	APIGatewayCloudWatchRoleExists: true,
+	LambdaArchitecture:             "x86_64",
+	RemovalPolicy:                  awscdk.RemovalPolicy_DESTROY,
+}
+
+func externalStack(t *testing.T) *synthesized {
+	t.Helper()
+	externalOnce.Do(func() { externalSynth = synth(externalProps) })
+	return externalSynth
+}
+
+// cdkAssert runs a CDK assertion, turning the panic jsii raises on failure
+// into a test error that carries CDK's own message.
+func cdkAssert(t *testing.T, what string, assertion func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s:\n%v", what, r)
+		}
+	}()
+	assertion()
+}
+
+// resources returns the template's resources of one type by logical id.
+func (s *synthesized) resources(typ string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for id, r := range s.json["Resources"].(map[string]any) {
+		res := r.(map[string]any)
+		if res["Type"] == typ {
+			out[id] = res
+		}
+	}
+	return out
+}
+
+// resource returns the one resource of a type whose logical id starts with
+// prefix (the construct id; CDK appends a hash).
+func (s *synthesized) resource(t *testing.T, typ, prefix string) (string, map[string]any) {
+	t.Helper()
+	var ids []string
+	for id := range s.resources(typ) {
+		if strings.HasPrefix(id, prefix) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("want one %s with logical id %s*, found %v", typ, prefix, ids)
+	}
+	return ids[0], s.resources(typ)[ids[0]]
+}
+
+// props returns a resource's Properties.
+func props(r map[string]any) map[string]any {
+	p, _ := r["Properties"].(map[string]any)
+	return p
+}
+
+// asJSON renders v compactly with sorted keys, for readable comparisons.
+func asJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprintf("%#v", v)
+	}
+	return string(b)
+}
+
+// equalJSON compares two values as JSON documents.
+func equalJSON(t *testing.T, what string, got, want any) {
+	t.Helper()
+	var g, w any
+	_ = json.Unmarshal([]byte(asJSON(got)), &g)
+	_ = json.Unmarshal([]byte(asJSON(want)), &w)
+	if asJSON(g) != asJSON(w) {
+		t.Errorf("%s:\n got %s\nwant %s", what, asJSON(g), asJSON(w))
+	}
+}
+
+// ref and getAtt build CloudFormation intrinsics as they appear in templates.
+func ref(id string) map[string]any { return map[string]any{"Ref": id} }
+
+func getAtt(id, attr string) map[string]any {
+	return map[string]any{"Fn::GetAtt": []any{id, attr}}
+}
+
+func join(parts ...any) map[string]any {
+	return map[string]any{"Fn::Join": []any{"", parts}}
+}
+
+// executeAPIARN is arn:{partition}:execute-api:{region}:{account}:{api}/{rest}.
+func executeAPIARN(rest string) map[string]any {
+	return join("arn:", ref("AWS::Partition"), ":execute-api:", ref("AWS::Region"), ":",
+		ref("AWS::AccountId"), ":", ref("WebSocketApi"), "/"+rest)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -24,12 +24,15 @@ func main() {
 	app.Synth(nil)
 }
 
-// env targets the account and region of the CLI's credentials; without them
-// the template stays environment-agnostic.
+// env targets the account and region of the CLI's credentials; what is
+// unknown (no credentials, say) stays environment-agnostic.
 func env() *awscdk.Environment {
-	account, region := os.Getenv("CDK_DEFAULT_ACCOUNT"), os.Getenv("CDK_DEFAULT_REGION")
-	if account == "" && region == "" {
-		return nil
+	env := &awscdk.Environment{}
+	if account := os.Getenv("CDK_DEFAULT_ACCOUNT"); account != "" {
+		env.Account = jsii.String(account)
 	}
-	return &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(region)}
+	if region := os.Getenv("CDK_DEFAULT_REGION"); region != "" {
+		env.Region = jsii.String(region)
+	}
+	return env
 }

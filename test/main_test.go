@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -34,10 +35,11 @@ type synthesized struct {
 	raw      []byte         // the template, indented with sorted keys
 }
 
-// synth builds the app as app.go does (the same stack and the same nag
-// pack) with the given props, from the module root one level up.
+// synth builds the app as `cdk synth` does (the same stack, the same nag
+// pack, the feature flags of cdk.json) with the given props, from the module
+// root one level up.
 func synth(props stacks.WebSocketStackProps) *synthesized {
-	app := awscdk.NewApp(nil)
+	app := awscdk.NewApp(&awscdk.AppProps{Context: cdkJSONContext()})
 	props.ModuleDir = ".."
 	stack := stacks.NewWebSocketStack(app, "WebSocketApi", &props)
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
@@ -48,6 +50,22 @@ func synth(props stacks.WebSocketStackProps) *synthesized {
 		panic(err)
 	}
 	return &synthesized{stack: stack, template: template, json: doc, raw: append(raw, '\n')}
+}
+
+// cdkJSONContext is the "context" of cdk.json, which the CDK CLI hands to
+// the app; without it the tests would synthesize other feature flags.
+func cdkJSONContext() *map[string]any {
+	text, err := os.ReadFile(filepath.Join("..", "cdk.json"))
+	if err != nil {
+		panic(err)
+	}
+	var config struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(text, &config); err != nil {
+		panic(fmt.Sprintf("cdk.json: %v", err))
+	}
+	return &config.Context
 }
 
 var (

@@ -85,7 +85,7 @@ func functionSpecs(s *synthesized, t *testing.T) []functionSpec {
 				"MAX_IN_FLIGHT":        "16",
 			},
 			statements: []any{
-				map[string]any{"Action": []any{"dynamodb:Scan", "dynamodb:DeleteItem"}, "Effect": "Allow", "Resource": table},
+				map[string]any{"Action": []any{"dynamodb:DeleteItem", "dynamodb:Scan"}, "Effect": "Allow", "Resource": table},
 				map[string]any{"Action": "dynamodb:Query", "Effect": "Allow", "Resource": join(table, "/index/byPrincipal")},
 				map[string]any{"Action": "execute-api:ManageConnections", "Effect": "Allow", "Resource": executeAPIARN("prod/POST/@connections/*")},
 			},

@@ -16,10 +16,10 @@ func TestCDKNag(t *testing.T) {
 			annotations := assertions.Annotations_FromStack(s.stack)
 			finding := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))
 			for _, m := range *annotations.FindError(jsii.String("*"), finding) {
-				t.Errorf("cdk-nag error at %s: %v", *m.Id, m.Entry.Data)
+				t.Errorf("cdk-nag error: %s", asJSON(m))
 			}
 			for _, m := range *annotations.FindWarning(jsii.String("*"), finding) {
-				t.Errorf("cdk-nag warning at %s: %v", *m.Id, m.Entry.Data)
+				t.Errorf("cdk-nag warning: %s", asJSON(m))
 			}
 		})
 	}

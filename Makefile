@@ -1,0 +1,67 @@
+# Convenience targets. The CDK CLI works without them: npx cdk synth|deploy|destroy.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# jsii prints a banner on Node 20, which it still supports for now.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
+export CDK_DISABLE_CLI_TELEMETRY ?= true
+
+# Debian packages the VTL differential tests render against (Apache Velocity
+# 1.7, Jayway JsonPath); Java itself must be there too.
+DEBIAN_PACKAGES := velocity libjsonpath-java libjson-smart-java libcommons-lang-java
+GO_PACKAGES = $(shell go list ./...)
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+.PHONY: deps
+deps: node_modules/.installed ## Install pinned npm tools, Go modules and the test's Debian packages
+	go mod download
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages: $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "missing Debian packages: $$missing (run: sudo apt-get install $$missing)"; \
+	    if [ -n "$$CI" ]; then exit 1; fi; \
+	  fi; \
+	fi
+
+.PHONY: synth
+synth: node_modules/.installed ## Synthesize the CloudFormation template into cdk.out/
+	go mod download
+	npx cdk synth --quiet
+	@echo "template: cdk.out/WebSocketApi.template.json"
+
+.PHONY: test
+test: deps lint ## Run every test (go test ./...)
+	go test ./...
+
+.PHONY: lint
+lint: ## gofmt, go vet and staticcheck
+	@unformatted=$$(gofmt -l $$(go list -f '{{.Dir}}' ./...)); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	go vet ./...
+	go tool staticcheck ./...
+
+.PHONY: snapshot
+snapshot: ## Rewrite the template snapshot after an intended change
+	UPDATE_SNAPSHOTS=1 go test ./test/ -run 'TestSnapshot$$'
+
+.PHONY: deploy
+deploy: node_modules/.installed ## Deploy with the current AWS credentials
+	npx cdk deploy
+
+.PHONY: destroy
+destroy: node_modules/.installed ## Delete the stack (the table and user pool are retained by default)
+	npx cdk destroy
+
+.PHONY: clean
+clean: ## Remove build output
+	rm -rf cdk.out cdk.*.out

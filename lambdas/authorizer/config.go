@@ -1,0 +1,152 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// The environment variables the CDK stack sets.
+const (
+	envIssuerURL      = "ISSUER_URL"
+	envAudience       = "AUDIENCE"
+	envJWKSURL        = "JWKS_URL"
+	envIdentitySource = "IDENTITY_SOURCE"
+)
+
+// Config is the authorizer's configuration, read once at cold start.
+type Config struct {
+	// IssuerURL is the exact "iss" a token must carry.
+	IssuerURL string
+	// Audience must be one of the token's "aud" values or, for Cognito
+	// access tokens, which have no "aud", equal its "client_id".
+	Audience string
+	// JWKSURL is the issuer's key set; empty means discover it from
+	// IssuerURL's OpenID configuration.
+	JWKSURL string
+	// IdentitySource says where in the $connect request the token is.
+	IdentitySource IdentitySource
+}
+
+// LoadConfig reads and checks the configuration. getenv is os.Getenv in
+// production; it is a parameter so tests need not touch the environment. All
+// problems are reported at once, so one failed deploy shows them all.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	var errs []error
+	cfg := Config{
+		IssuerURL: getenv(envIssuerURL),
+		Audience:  getenv(envAudience),
+		JWKSURL:   getenv(envJWKSURL),
+	}
+
+	if err := checkHTTPSURL(cfg.IssuerURL); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", envIssuerURL, err))
+	}
+	if err := checkValue(cfg.Audience); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", envAudience, err))
+	}
+	if cfg.JWKSURL != "" {
+		if err := checkHTTPSURL(cfg.JWKSURL); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", envJWKSURL, err))
+		}
+	}
+	src, err := ParseIdentitySource(getenv(envIdentitySource))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", envIdentitySource, err))
+	}
+	cfg.IdentitySource = src
+
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
+	}
+	return cfg, nil
+}
+
+// checkValue refuses empty values and values with surrounding white space:
+// the issuer and audience are compared byte for byte, so a stray space would
+// refuse every token instead of failing here.
+func checkValue(v string) error {
+	switch {
+	case v == "":
+		return errors.New("required, not set")
+	case strings.TrimSpace(v) != v:
+		return errors.New("has leading or trailing white space")
+	}
+	return nil
+}
+
+// checkHTTPSURL accepts only absolute https URLs: the keys that decide who
+// connects must not travel in the clear.
+func checkHTTPSURL(v string) error {
+	if err := checkValue(v); err != nil {
+		return err
+	}
+	u, err := url.Parse(v)
+	if err != nil {
+		return fmt.Errorf("not a URL: %w", err)
+	}
+	if u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute https URL", v)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q must have no query or fragment", v)
+	}
+	return nil
+}
+
+// sourceKind is the part of the request an identity source names.
+type sourceKind int
+
+const (
+	sourceQueryString sourceKind = iota + 1
+	sourceHeader
+)
+
+// The API Gateway identity source expressions this authorizer understands.
+const (
+	queryStringPrefix = "route.request.querystring."
+	headerPrefix      = "route.request.header."
+)
+
+// IdentitySource is one API Gateway identity source expression, parsed.
+type IdentitySource struct {
+	kind sourceKind
+	name string
+}
+
+// ParseIdentitySource parses exactly one expression, either
+// route.request.querystring.<name> or route.request.header.<name>.
+func ParseIdentitySource(expr string) (IdentitySource, error) {
+	var src IdentitySource
+	switch {
+	case expr == "":
+		return IdentitySource{}, errors.New("required, not set")
+	case strings.HasPrefix(expr, queryStringPrefix):
+		src = IdentitySource{kind: sourceQueryString, name: strings.TrimPrefix(expr, queryStringPrefix)}
+	case strings.HasPrefix(expr, headerPrefix):
+		src = IdentitySource{kind: sourceHeader, name: strings.TrimPrefix(expr, headerPrefix)}
+	default:
+		return IdentitySource{}, fmt.Errorf("%q is not %s<name> or %s<name>", expr, queryStringPrefix, headerPrefix)
+	}
+	switch {
+	case src.name == "":
+		return IdentitySource{}, fmt.Errorf("%q names no parameter", expr)
+	case strings.ContainsAny(src.name, ", \t\r\n"):
+		// API Gateway separates several sources with commas; the
+		// authorizer reads exactly one.
+		return IdentitySource{}, fmt.Errorf("%q must be exactly one identity source", expr)
+	}
+	return src, nil
+}
+
+// String returns the expression the source was parsed from.
+func (s IdentitySource) String() string {
+	switch s.kind {
+	case sourceQueryString:
+		return queryStringPrefix + s.name
+	case sourceHeader:
+		return headerPrefix + s.name
+	}
+	return ""
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// ErrUnauthorized is the only error the handler returns: API Gateway turns
+// exactly this message, capital U included, into a 401 and any other into a
+// 500.
+var ErrUnauthorized = errors.New("Unauthorized")
+
+// Refusals this package decides itself; library errors are matched as they
+// come (see reasons).
+var (
+	errMissingToken     = errors.New("missing token")
+	errTokenTooLarge    = errors.New("token too large")
+	errAlgNotAllowed    = errors.New("signing algorithm not allowed")
+	errUnknownKID       = errors.New("unknown key ID")
+	errBadAudience      = errors.New("audience mismatch")
+	errMissingSubject   = errors.New("missing sub claim")
+	errClaimTooLarge    = errors.New("claim too large for the authorizer context")
+	errMissingMethodARN = errors.New("event has no methodArn")
+)
+
+// reasons maps an error to the reason a refusal is logged with. It is the one
+// place that knows the libraries' errors. Order matters: a token can fail
+// several checks at once (jwt joins all claim errors), and the first match
+// names it, the more suspicious ones first.
+var reasons = []struct {
+	err    error
+	reason string
+	level  slog.Level
+}{
+	{errMissingToken, "missing_token", slog.LevelInfo},
+	{errTokenTooLarge, "token_too_large", slog.LevelWarn},
+	{errMissingMethodARN, "missing_method_arn", slog.LevelWarn},
+	{errAlgNotAllowed, "alg_not_allowed", slog.LevelWarn},
+	{jwt.ErrTokenMalformed, "malformed", slog.LevelWarn},
+	{errUnknownKID, "unknown_kid", slog.LevelWarn},
+	{jwt.ErrTokenSignatureInvalid, "bad_signature", slog.LevelWarn},
+	// A key was found but does not fit the token (its alg or use differ).
+	{keyfunc.ErrKeyfunc, "key_mismatch", slog.LevelWarn},
+	{jwt.ErrTokenInvalidIssuer, "bad_issuer", slog.LevelWarn},
+	{errBadAudience, "bad_audience", slog.LevelWarn},
+	// exp or iss absent: jwt reports both as a missing required claim.
+	{jwt.ErrTokenRequiredClaimMissing, "missing_claim", slog.LevelWarn},
+	{errMissingSubject, "missing_sub", slog.LevelWarn},
+	{jwt.ErrTokenUsedBeforeIssued, "issued_in_future", slog.LevelWarn},
+	{jwt.ErrTokenNotValidYet, "not_yet_valid", slog.LevelInfo},
+	{jwt.ErrTokenExpired, "expired", slog.LevelInfo},
+	{errClaimTooLarge, "claim_too_large", slog.LevelWarn},
+	{jwt.ErrTokenUnverifiable, "unverifiable", slog.LevelWarn},
+}
+
+// refusalReason names why err refused a token, and the level to log it at.
+func refusalReason(err error) (string, slog.Level) {
+	for _, r := range reasons {
+		if errors.Is(err, r.err) {
+			return r.reason, r.level
+		}
+	}
+	return "invalid_token", slog.LevelWarn
+}

@@ -1,0 +1,43 @@
+// Command connect is the $connect function: it records each new connection
+// in the connections table (see package wsapi/lambdas/internal/connect).
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"wsapi/lambdas/internal/connect"
+	"wsapi/lambdas/internal/connections"
+)
+
+func main() {
+	log := lambdacontext.NewLogger()
+	h, err := setup(context.Background(), log)
+	if err != nil {
+		// Exiting during init makes Lambda report an init failure with
+		// this line in the function's log.
+		log.Error("cold start failed", "error", err)
+		os.Exit(1)
+	}
+	lambda.Start(h.Handle)
+}
+
+func setup(ctx context.Context, log *slog.Logger) (*connect.Handler, error) {
+	cfg, err := connect.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS config: %w", err)
+	}
+	db := dynamodb.NewFromConfig(awsCfg)
+	return connect.New(connections.NewWriter(db, cfg.TableName), cfg.ConnectionTTL, log), nil
+}

@@ -1,0 +1,44 @@
+// Command disconnect is the $disconnect function: it removes the closed
+// connection from the connections table (see package
+// wsapi/lambdas/internal/disconnect).
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"wsapi/lambdas/internal/connections"
+	"wsapi/lambdas/internal/disconnect"
+)
+
+func main() {
+	log := lambdacontext.NewLogger()
+	h, err := setup(context.Background(), log)
+	if err != nil {
+		// Exiting during init makes Lambda report an init failure with
+		// this line in the function's log.
+		log.Error("cold start failed", "error", err)
+		os.Exit(1)
+	}
+	lambda.Start(h.Handle)
+}
+
+func setup(ctx context.Context, log *slog.Logger) (*disconnect.Handler, error) {
+	cfg, err := disconnect.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS config: %w", err)
+	}
+	db := dynamodb.NewFromConfig(awsCfg)
+	return disconnect.New(connections.NewDeleter(db, cfg.TableName), log), nil
+}

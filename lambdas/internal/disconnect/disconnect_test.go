@@ -1,0 +1,139 @@
+package disconnect
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"wsapi/lambdas/internal/connections"
+)
+
+// fakeStore is an in-memory table: deleting a missing row succeeds, as
+// DynamoDB's unconditional DeleteItem does.
+type fakeStore struct {
+	rows    map[string]bool
+	err     error
+	deleted []string
+}
+
+func (f *fakeStore) Delete(_ context.Context, id string) error {
+	f.deleted = append(f.deleted, id)
+	if f.err != nil {
+		return f.err
+	}
+	delete(f.rows, id)
+	return nil
+}
+
+func loadEvent(t *testing.T, name string) connections.DisconnectEvent {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var ev connections.DisconnectEvent
+	if err := dec.Decode(&ev); err != nil {
+		t.Fatalf("decode %s: %v", name, err)
+	}
+	return ev
+}
+
+func TestHandle(t *testing.T) {
+	boom := errors.New("boom")
+	tests := []struct {
+		name        string
+		edit        func(*connections.DisconnectEvent)
+		rows        []string
+		storeErr    error
+		wantDeletes []string
+		wantErr     error
+		wantLevel   string
+	}{
+		{name: "removed", rows: []string{"L0SM9cOFvHcCIhw=", "other"}, wantDeletes: []string{"L0SM9cOFvHcCIhw="}, wantLevel: "INFO"},
+		{name: "already gone", rows: []string{"other"}, wantDeletes: []string{"L0SM9cOFvHcCIhw="}, wantLevel: "INFO"},
+		{name: "store fails", rows: []string{"L0SM9cOFvHcCIhw="}, storeErr: boom, wantDeletes: []string{"L0SM9cOFvHcCIhw="}, wantErr: boom, wantLevel: "ERROR"},
+		{name: "no connection id", edit: func(ev *connections.DisconnectEvent) { ev.ConnectionID = "" }, wantLevel: "ERROR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := loadEvent(t, "testdata/disconnect.json")
+			if tt.edit != nil {
+				tt.edit(&ev)
+			}
+			store := &fakeStore{rows: map[string]bool{}, err: tt.storeErr}
+			for _, id := range tt.rows {
+				store.rows[id] = true
+			}
+			var logs bytes.Buffer
+			h := New(store, slog.New(slog.NewJSONHandler(&logs, nil)))
+			ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "aws-req-2"})
+
+			resp, err := h.Handle(ctx, ev)
+
+			failed := tt.wantLevel == "ERROR"
+			if (err != nil) != failed || (tt.wantErr != nil && !errors.Is(err, tt.wantErr)) {
+				t.Fatalf("Handle() error = %v, want failure %t (%v)", err, failed, tt.wantErr)
+			}
+			if !failed && resp != connections.OK {
+				t.Errorf("Handle() = %+v, want %+v", resp, connections.OK)
+			}
+			if !slices.Equal(store.deleted, tt.wantDeletes) {
+				t.Errorf("deleted %q, want %q", store.deleted, tt.wantDeletes)
+			}
+			if !failed && store.rows[ev.ConnectionID] {
+				t.Errorf("row %s is still there", ev.ConnectionID)
+			}
+			var line map[string]any
+			if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
+				t.Fatalf("want one JSON log line, got %q: %v", logs.String(), err)
+			}
+			if line["level"] != tt.wantLevel || line["apiRequestId"] != "L0SQDFmrvHcFmXA=" || line["awsRequestId"] != "aws-req-2" {
+				t.Errorf("log line %v: want level %s with both request ids", line, tt.wantLevel)
+			}
+		})
+	}
+}
+
+func TestHandleTwice(t *testing.T) {
+	store := &fakeStore{rows: map[string]bool{"L0SM9cOFvHcCIhw=": true}}
+	h := New(store, slog.New(slog.DiscardHandler))
+	ev := loadEvent(t, "testdata/disconnect.json")
+	for i := range 2 {
+		if _, err := h.Handle(context.Background(), ev); err != nil {
+			t.Fatalf("disconnect #%d: %v", i+1, err)
+		}
+	}
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    Config
+		wantErr string
+	}{
+		{name: "set", env: map[string]string{"TABLE_NAME": "conns"}, want: Config{TableName: "conns"}},
+		{name: "unset", env: map[string]string{}, wantErr: "TABLE_NAME is not set"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ConfigFromEnv(func(k string) string { return tt.env[k] })
+			if (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("error = %v, want %q", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}

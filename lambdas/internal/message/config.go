@@ -1,0 +1,77 @@
+package message
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"wsapi/lambdas/internal/env"
+)
+
+// Environment variables.
+const (
+	EnvTableName           = "TABLE_NAME"
+	EnvPrincipalIndexName  = "PRINCIPAL_INDEX_NAME"
+	EnvConnectionsEndpoint = "CONNECTIONS_ENDPOINT"
+	EnvMaxMessageBytes     = "MAX_MESSAGE_BYTES"
+	EnvMaxInFlight         = "MAX_IN_FLIGHT"
+)
+
+// Defaults and bounds of the limits; the bounds are the stack's.
+const (
+	DefaultMaxMessageBytes = 32 * 1024
+	MaxMaxMessageBytes     = 96 * 1024 // leaves room in API Gateway's 128 KB frame
+	DefaultMaxInFlight     = 16
+	MaxMaxInFlight         = 256
+)
+
+// Limits bound what one invocation accepts and does.
+type Limits struct {
+	// MaxMessageBytes limits the UTF-8 length of the message string.
+	MaxMessageBytes int
+	// MaxInFlight bounds concurrent PostToConnection calls.
+	MaxInFlight int
+}
+
+// Config is the function's configuration.
+type Config struct {
+	TableName          string
+	PrincipalIndexName string
+	// ConnectionsEndpoint is the Management API base URL,
+	// https://{api-id}.execute-api.{region}.amazonaws.com/{stage}.
+	ConnectionsEndpoint string
+	Limits
+}
+
+// ConfigFromEnv reads Config from TABLE_NAME, PRINCIPAL_INDEX_NAME,
+// CONNECTIONS_ENDPOINT (an http or https URL without query or fragment;
+// http only makes sense for local runs), MAX_MESSAGE_BYTES (1 to 98304,
+// default 32768) and MAX_IN_FLIGHT (1 to 256, default 16). It reports every
+// problem at once.
+func ConfigFromEnv(getenv env.Getenv) (Config, error) {
+	var c Config
+	var errs [5]error
+	c.TableName, errs[0] = env.Required(getenv, EnvTableName)
+	c.PrincipalIndexName, errs[1] = env.Required(getenv, EnvPrincipalIndexName)
+	c.ConnectionsEndpoint, errs[2] = endpoint(getenv)
+	c.MaxMessageBytes, errs[3] = env.Int(getenv, EnvMaxMessageBytes, DefaultMaxMessageBytes, 1, MaxMaxMessageBytes)
+	c.MaxInFlight, errs[4] = env.Int(getenv, EnvMaxInFlight, DefaultMaxInFlight, 1, MaxMaxInFlight)
+	if err := errors.Join(errs[:]...); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+func endpoint(getenv env.Getenv) (string, error) {
+	v, err := env.Required(getenv, EnvConnectionsEndpoint)
+	if err != nil {
+		return "", err
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("%s=%q: want https://{api-id}.execute-api.{region}.amazonaws.com/{stage}", EnvConnectionsEndpoint, v)
+	}
+	// The SDK appends /@connections/{id} to the base path.
+	return strings.TrimSuffix(v, "/"), nil
+}

@@ -1,0 +1,624 @@
+package message
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"iter"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	apitypes "github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
+
+	"wsapi/lambdas/internal/connections"
+	"wsapi/lambdas/internal/reply"
+)
+
+const awsRequestID = "aws-req-3"
+
+// rig is a Handler over the real adapters (connections.Lister and Deleter,
+// reply.Sender) and hand-written fakes of the SDK calls beneath them.
+type rig struct {
+	table  *fakeTable
+	poster *fakePoster
+	logs   *bytes.Buffer
+	h      *Handler
+}
+
+func newRig(rows []row, limits Limits) *rig {
+	j := &journal{}
+	r := &rig{
+		table:  &fakeTable{journal: j, pageSize: 2, rows: slices.Clone(rows)},
+		poster: &fakePoster{journal: j, errs: map[string]error{}, reached: make(chan struct{})},
+		logs:   &bytes.Buffer{},
+	}
+	log := slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	lister := connections.NewLister(r.table, r.table, "conns", "byPrincipal")
+	r.h = New(lister, connections.NewDeleter(r.table, "conns"), reply.NewSender(r.poster), limits, log)
+	r.h.now = func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }
+	return r
+}
+
+func (r *rig) handle(t *testing.T, ev connections.MessageEvent) reply.Reply {
+	t.Helper()
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: awsRequestID})
+	got, err := r.h.Handle(ctx, ev)
+	if err != nil {
+		t.Fatalf("Handle() returned a Go error: %v", err)
+	}
+	return got
+}
+
+func (r *rig) logLines(t *testing.T) []map[string]any {
+	t.Helper()
+	var lines []map[string]any
+	for l := range strings.SplitSeq(strings.TrimSpace(r.logs.String()), "\n") {
+		if l == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		lines = append(lines, m)
+	}
+	return lines
+}
+
+// loadEvent decodes a rendered template strictly, so a fixture that drifts
+// from the event contract fails here.
+func loadEvent(t *testing.T, name string) connections.MessageEvent {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var ev connections.MessageEvent
+	if err := dec.Decode(&ev); err != nil {
+		t.Fatalf("decode %s: %v", name, err)
+	}
+	return ev
+}
+
+func withBody(ev connections.MessageEvent, body string) connections.MessageEvent {
+	ev.Body = body
+	return ev
+}
+
+func replyJSON(t *testing.T, r reply.Reply) string {
+	t.Helper()
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// people: alice-1= is the sender in every fixture.
+var people = []row{
+	{"alice-1=", "alice"}, {"bob-1=", "bob"}, {"alice-2=", "alice"},
+	{"carol-1=", "carol"}, {"bob-2=", "bob"},
+}
+
+func TestHandleRefusesBadFrames(t *testing.T) {
+	small := Limits{MaxMessageBytes: 16, MaxInFlight: 4}
+	tests := []struct {
+		name   string
+		route  string // default sendmessage
+		body   string
+		limits Limits // default small
+		want   reply.Code
+	}{
+		{name: "not JSON", body: `hello`, want: reply.CodeInvalidJSON},
+		{name: "empty body", body: ``, want: reply.CodeInvalidJSON},
+		{name: "truncated", body: `{"action":"sendmessage","message":"hi"`, want: reply.CodeInvalidJSON},
+		{name: "trailing data", body: `{"action":"sendmessage","message":"hi"} {}`, want: reply.CodeInvalidJSON},
+		{name: "invalid UTF-8", body: "{\"action\":\"sendmessage\",\"message\":\"\xff\xfe\"}", want: reply.CodeInvalidJSON},
+		{name: "repeated field", body: `{"action":"sendmessage","message":"a","message":"b"}`, want: reply.CodeInvalidJSON},
+		{name: "array", body: `[{"action":"sendmessage"}]`, want: reply.CodeNotObject},
+		{name: "string", body: `"sendmessage"`, want: reply.CodeNotObject},
+		{name: "number", body: ` 42 `, want: reply.CodeNotObject},
+		{name: "null", body: `null`, want: reply.CodeNotObject},
+		{name: "no action", body: `{"message":"hi"}`, want: reply.CodeUnknownAction},
+		{name: "empty object", body: `{}`, want: reply.CodeUnknownAction},
+		{name: "other action", body: `{"action":"shout","message":"hi"}`, want: reply.CodeUnknownAction},
+		{name: "action in other case", body: `{"action":"SendMessage","message":"hi"}`, want: reply.CodeUnknownAction},
+		{name: "action not a string", body: `{"action":1,"message":"hi"}`, want: reply.CodeUnknownAction},
+		{name: "misspelt to", body: `{"action":"sendmessage","message":"hi","To":"bob"}`, want: reply.CodeUnknownField},
+		{name: "extra field", body: `{"action":"sendmessage","message":"hi","id":7}`, want: reply.CodeUnknownField},
+		{name: "no message", body: `{"action":"sendmessage"}`, want: reply.CodeMissingMessage},
+		{name: "no message, to given", body: `{"action":"sendmessage","to":"bob"}`, want: reply.CodeMissingMessage},
+		{name: "message number", body: `{"action":"sendmessage","message":42}`, want: reply.CodeInvalidMessage},
+		{name: "message null", body: `{"action":"sendmessage","message":null}`, want: reply.CodeInvalidMessage},
+		{name: "message object", body: `{"action":"sendmessage","message":{"text":"hi"}}`, want: reply.CodeInvalidMessage},
+		{name: "message array", body: `{"action":"sendmessage","message":["hi"]}`, want: reply.CodeInvalidMessage},
+		{name: "message bool", body: `{"action":"sendmessage","message":true}`, want: reply.CodeInvalidMessage},
+		{name: "message empty", body: `{"action":"sendmessage","message":""}`, want: reply.CodeEmptyMessage},
+		{name: "message white space", body: `{"action":"sendmessage","message":" \t\n\r"}`, want: reply.CodeEmptyMessage},
+		{name: "message unicode space", body: `{"action":"sendmessage","message":"\u00a0\u3000"}`, want: reply.CodeEmptyMessage},
+		{name: "message one byte over", body: `{"action":"sendmessage","message":"12345678901234567"}`, want: reply.CodeMessageTooLarge},
+		{name: "message over in bytes, not in characters", body: `{"action":"sendmessage","message":"ééééééééé"}`, want: reply.CodeMessageTooLarge},
+		{name: "body over the cap", body: `{"action":"sendmessage","message":"hi"}` + strings.Repeat(" ", maxBodyBytes(16)), want: reply.CodeMessageTooLarge},
+		{
+			name:   "frame over 128 KB once escaped",
+			body:   `{"action":"sendmessage","message":"` + strings.Repeat(`\u0001`, 30000) + `"}`,
+			limits: Limits{MaxMessageBytes: MaxMaxMessageBytes, MaxInFlight: 4},
+			want:   reply.CodeMessageTooLarge,
+		},
+		{name: "to empty", body: `{"action":"sendmessage","message":"hi","to":""}`, want: reply.CodeInvalidRecipient},
+		{name: "to white space", body: `{"action":"sendmessage","message":"hi","to":"  "}`, want: reply.CodeInvalidRecipient},
+		{name: "to null", body: `{"action":"sendmessage","message":"hi","to":null}`, want: reply.CodeInvalidRecipient},
+		{name: "to number", body: `{"action":"sendmessage","message":"hi","to":7}`, want: reply.CodeInvalidRecipient},
+		{name: "to list", body: `{"action":"sendmessage","message":"hi","to":["bob"]}`, want: reply.CodeInvalidRecipient},
+		{name: "to too long", body: `{"action":"sendmessage","message":"hi","to":"` + strings.Repeat("b", 2049) + `"}`, want: reply.CodeInvalidRecipient},
+		{name: "default: not JSON", route: "$default", body: `hello?`, want: reply.CodeInvalidJSON},
+		{name: "default: not an object", route: "$default", body: `[1]`, want: reply.CodeNotObject},
+		{name: "default: no action", route: "$default", body: `{"message":"hi"}`, want: reply.CodeUnknownAction},
+		{name: "default: other action", route: "$default", body: `{"action":"join"}`, want: reply.CodeUnknownAction},
+		{name: "default: even sendmessage", route: "$default", body: `{"action":"sendmessage","message":"hi"}`, want: reply.CodeUnknownAction},
+		{name: "default: oversized", route: "$default", body: strings.Repeat("x", maxBodyBytes(16)+1), want: reply.CodeMessageTooLarge},
+		{name: "unknown route", route: "join", body: `{"action":"join"}`, want: reply.CodeUnknownAction},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			limits := tt.limits
+			if limits == (Limits{}) {
+				limits = small
+			}
+			r := newRig(people, limits)
+			ev := withBody(loadEvent(t, "sendmessage.json"), tt.body)
+			if tt.route != "" {
+				ev.RouteKey = tt.route
+			}
+
+			got := r.handle(t, ev)
+
+			if got.Type != reply.TypeError || got.Code != tt.want || got.Message == "" {
+				t.Fatalf("reply = %s, want an error with code %s", replyJSON(t, got), tt.want)
+			}
+			if r.table.scans+r.table.queries+len(r.table.deleted) != 0 || len(r.poster.journal.all()) != 0 {
+				t.Errorf("refused frame still reached the table or the API: %q", r.poster.journal.all())
+			}
+			lines := r.logLines(t)
+			if len(lines) != 1 || lines[0]["code"] != string(tt.want) || lines[0]["bodyBytes"] != float64(len(tt.body)) {
+				t.Errorf("log = %v, want one line with the code and the body size", lines)
+			}
+		})
+	}
+}
+
+// TestDefaultFixture runs the sample $default event as rendered.
+func TestDefaultFixture(t *testing.T) {
+	r := newRig(people, Limits{})
+	got := replyJSON(t, r.handle(t, loadEvent(t, "default.json")))
+	want := `{"type":"error","code":"invalid_json","message":"the body must be a JSON object in UTF-8 text"}`
+	if got != want {
+		t.Errorf("reply = %s, want %s", got, want)
+	}
+}
+
+func TestHandleDelivers(t *testing.T) {
+	boom := errors.New("boom")
+	frame := func(msg string) string {
+		return `{"type":"message","from":"alice","message":"` + msg + `","sentAt":"2023-11-14T22:13:20Z"}`
+	}
+	broadcast := frame(`hello <b>&</b> O'Brien é`)
+	tests := []struct {
+		name        string
+		event       string
+		body        string // replaces the fixture's when set
+		rows        []row
+		postErrs    map[string]error
+		delErr      error
+		wantReply   string
+		wantPosted  []string // ids that received wantFrame
+		wantFrame   string
+		wantDeleted []string
+		wantRows    int
+		wantWarn    []string // recipientConnectionId of each WARN line
+	}{
+		{
+			name:       "broadcast to everyone else",
+			event:      "sendmessage.json",
+			rows:       people,
+			wantReply:  `{"type":"ack","delivered":4,"stale":0}`,
+			wantPosted: []string{"alice-2=", "bob-1=", "bob-2=", "carol-1="},
+			wantFrame:  broadcast,
+			wantRows:   5,
+		},
+		{
+			name:      "broadcast with nobody else connected",
+			event:     "sendmessage.json",
+			rows:      people[:1],
+			wantReply: `{"type":"ack","delivered":0,"stale":0}`,
+			wantRows:  1,
+		},
+		{
+			name:       "message of exactly the limit",
+			event:      "sendmessage.json",
+			body:       `{"action":"sendmessage","message":"` + strings.Repeat("é", 16) + `"}`,
+			rows:       people[:2],
+			wantReply:  `{"type":"ack","delivered":1,"stale":0}`,
+			wantPosted: []string{"bob-1="},
+			wantFrame:  frame(strings.Repeat("é", 16)),
+			wantRows:   2,
+		},
+		{
+			name:       "direct: only the recipient's connections",
+			event:      "direct.json",
+			rows:       people,
+			wantReply:  `{"type":"ack","delivered":2,"stale":0}`,
+			wantPosted: []string{"bob-1=", "bob-2="},
+			wantFrame:  frame("psst"),
+			wantRows:   5,
+		},
+		{
+			name:       "direct to oneself: the other connections only",
+			event:      "direct.json",
+			body:       `{"action":"sendmessage","message":"psst","to":"alice"}`,
+			rows:       people,
+			wantReply:  `{"type":"ack","delivered":1,"stale":0}`,
+			wantPosted: []string{"alice-2="},
+			wantFrame:  frame("psst"),
+			wantRows:   5,
+		},
+		{
+			name:      "direct to nobody connected",
+			event:     "direct.json",
+			body:      `{"to":"dave","message":"psst","action":"sendmessage"}`,
+			rows:      people,
+			wantReply: `{"type":"ack","delivered":0,"stale":0}`,
+			wantRows:  5,
+		},
+		{
+			name:        "gone connection: removed, counted stale, others delivered",
+			event:       "sendmessage.json",
+			rows:        people,
+			postErrs:    map[string]error{"bob-1=": &apitypes.GoneException{Message: aws.String("Gone")}},
+			wantReply:   `{"type":"ack","delivered":3,"stale":1}`,
+			wantPosted:  []string{"alice-2=", "bob-2=", "carol-1="},
+			wantFrame:   broadcast,
+			wantDeleted: []string{"bob-1="},
+			wantRows:    4,
+		},
+		{
+			name:        "gone connection that cannot be removed: still stale",
+			event:       "direct.json",
+			rows:        people,
+			postErrs:    map[string]error{"bob-2=": &apitypes.GoneException{}},
+			delErr:      boom,
+			wantReply:   `{"type":"ack","delivered":1,"stale":1}`,
+			wantPosted:  []string{"bob-1="},
+			wantFrame:   frame("psst"),
+			wantDeleted: []string{"bob-2="},
+			wantRows:    5,
+			wantWarn:    []string{"bob-2="},
+		},
+		{
+			name:  "other post errors: counted failed, logged, others delivered",
+			event: "sendmessage.json",
+			rows:  people,
+			postErrs: map[string]error{
+				"carol-1=": &apitypes.ForbiddenException{Message: aws.String("Forbidden")},
+				"bob-2=":   boom,
+			},
+			wantReply:  `{"type":"ack","delivered":2,"stale":0,"failed":2}`,
+			wantPosted: []string{"alice-2=", "bob-1="},
+			wantFrame:  broadcast,
+			wantRows:   5,
+			wantWarn:   []string{"bob-2=", "carol-1="},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(tt.rows, Limits{MaxMessageBytes: 32, MaxInFlight: 3})
+			r.table.delErr = tt.delErr
+			r.poster.errs = tt.postErrs
+			ev := loadEvent(t, tt.event)
+			if tt.body != "" {
+				ev.Body = tt.body
+			}
+
+			if got := replyJSON(t, r.handle(t, ev)); got != tt.wantReply {
+				t.Errorf("reply = %s, want %s", got, tt.wantReply)
+			}
+			if got := r.poster.ids(); !slices.Equal(got, tt.wantPosted) {
+				t.Errorf("posted to %q, want %q", got, tt.wantPosted)
+			}
+			for id, data := range r.poster.posted {
+				if string(data) != tt.wantFrame {
+					t.Errorf("frame to %s = %s, want %s", id, data, tt.wantFrame)
+				}
+			}
+			if slices.Contains(r.poster.journal.all(), "post "+ev.ConnectionID) {
+				t.Errorf("posted to the sender's own connection")
+			}
+			slices.Sort(r.table.deleted)
+			if !slices.Equal(r.table.deleted, tt.wantDeleted) {
+				t.Errorf("deleted %q, want %q", r.table.deleted, tt.wantDeleted)
+			}
+			if len(r.table.rows) != tt.wantRows {
+				t.Errorf("%d rows left, want %d", len(r.table.rows), tt.wantRows)
+			}
+			direct := strings.Contains(ev.Body, `"to"`)
+			if (direct && r.table.scans != 0) || (!direct && r.table.queries != 0) {
+				t.Errorf("%d scans and %d queries for a direct message: %t", r.table.scans, r.table.queries, direct)
+			}
+
+			var warned []string
+			var summary map[string]any
+			for _, l := range r.logLines(t) {
+				switch l["level"] {
+				case "WARN":
+					warned = append(warned, l["recipientConnectionId"].(string))
+					if l["error"] == nil {
+						t.Errorf("WARN line without the error: %v", l)
+					}
+				case "INFO":
+					summary = l
+				default:
+					t.Errorf("unexpected log line %v", l)
+				}
+			}
+			slices.Sort(warned)
+			if !slices.Equal(warned, tt.wantWarn) {
+				t.Errorf("warned about %q, want %q", warned, tt.wantWarn)
+			}
+			if summary == nil || summary["msg"] != "message sent" || summary["apiRequestId"] != ev.RequestID {
+				t.Errorf("summary log line = %v", summary)
+			}
+		})
+	}
+}
+
+func TestHandleInternalErrors(t *testing.T) {
+	boom := errors.New("ProvisionedThroughputExceededException: slow down")
+	tests := []struct {
+		name       string
+		event      string
+		edit       func(*connections.MessageEvent)
+		failPage   int
+		wantPosted int
+	}{
+		{name: "scan fails at once", event: "sendmessage.json", failPage: 1},
+		{name: "scan fails on page 2", event: "sendmessage.json", failPage: 2, wantPosted: 1},
+		{name: "query fails", event: "direct.json", failPage: 1},
+		{name: "no principal in the event", event: "sendmessage.json", edit: func(ev *connections.MessageEvent) { ev.Authorizer.PrincipalID = "" }},
+		{name: "no connection id in the event", event: "sendmessage.json", edit: func(ev *connections.MessageEvent) { ev.ConnectionID = "" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(people, Limits{})
+			r.table.failPage, r.table.err = tt.failPage, boom
+			ev := loadEvent(t, tt.event)
+			if tt.edit != nil {
+				tt.edit(&ev)
+			}
+
+			got := replyJSON(t, r.handle(t, ev))
+
+			want := `{"type":"error","code":"internal","message":"internal error, request id ` + ev.RequestID + `"}`
+			if got != want {
+				t.Errorf("reply = %s, want %s", got, want)
+			}
+			if strings.Contains(got, "Provisioned") {
+				t.Errorf("reply leaks the cause: %s", got)
+			}
+			if n := len(r.poster.ids()); n != tt.wantPosted {
+				t.Errorf("posted %d, want %d", n, tt.wantPosted)
+			}
+			var errorLines int
+			for _, l := range r.logLines(t) {
+				if l["level"] == "ERROR" {
+					errorLines++
+					if l["apiRequestId"] != ev.RequestID || l["awsRequestId"] != awsRequestID {
+						t.Errorf("ERROR line without both request ids: %v", l)
+					}
+				}
+			}
+			if errorLines != 1 {
+				t.Errorf("%d ERROR lines, want 1: %s", errorLines, r.logs)
+			}
+		})
+	}
+}
+
+func TestHandleBoundsConcurrency(t *testing.T) {
+	for _, limit := range []int{1, 3, 16} {
+		t.Run(strconv.Itoa(limit), func(t *testing.T) {
+			rows := []row{{"alice-1=", "alice"}}
+			for i := range 3 * limit {
+				rows = append(rows, row{"peer-" + strconv.Itoa(i) + "=", "peer"})
+			}
+			r := newRig(rows, Limits{MaxInFlight: limit})
+			r.poster.hold = limit
+
+			got := replyJSON(t, r.handle(t, loadEvent(t, "sendmessage.json")))
+
+			if want := `{"type":"ack","delivered":` + strconv.Itoa(3*limit) + `,"stale":0}`; got != want {
+				t.Errorf("reply = %s, want %s", got, want)
+			}
+			if m := r.poster.maxInFlight.Load(); m != int64(limit) {
+				t.Errorf("at most %d posts in flight, want exactly the limit %d", m, limit)
+			}
+		})
+	}
+}
+
+// TestHandleStreamsPages checks that recipients are read page by page as
+// posts go out, not all before the first post.
+func TestHandleStreamsPages(t *testing.T) {
+	var rows []row
+	for i := range 7 {
+		rows = append(rows, row{"c" + strconv.Itoa(i) + "=", "p" + strconv.Itoa(i%2)})
+	}
+	r := newRig(rows, Limits{MaxInFlight: 1})
+	ev := loadEvent(t, "sendmessage.json")
+	ev.ConnectionID = "c0="
+
+	got := replyJSON(t, r.handle(t, ev))
+
+	if want := `{"type":"ack","delivered":6,"stale":0}`; got != want {
+		t.Errorf("reply = %s, want %s", got, want)
+	}
+	if r.table.scans != 4 {
+		t.Errorf("%d scans, want 4 pages of 2", r.table.scans)
+	}
+	j := r.poster.journal.all()
+	firstPost := slices.IndexFunc(j, func(e string) bool { return strings.HasPrefix(e, "post ") })
+	lastScan := slices.Index(j, "scan 4")
+	if firstPost < 0 || lastScan < 0 || firstPost > lastScan {
+		t.Errorf("calls %q: want posting to start before the last page is read", j)
+	}
+}
+
+// TestLogsCarryNoClientText sends frames holding a marker through every
+// path and checks that no log line repeats it.
+func TestLogsCarryNoClientText(t *testing.T) {
+	const secret = "s3cr3t-Marker"
+	bodies := []string{
+		`{"action":"sendmessage","message":"` + secret + `"}`,
+		`{"action":"sendmessage","message":"` + secret + `","to":"bob"}`,
+		`{"action":"sendmessage","message":"hi","to":"` + secret + `"}`,
+		`{"action":"sendmessage","message":"` + secret + `","` + secret + `":1}`,
+		`{"action":"` + secret + `"}`,
+		secret,
+		`{"action":"sendmessage","message":"` + strings.Repeat(secret, 10000) + `"}`,
+	}
+	for _, fail := range []string{"", "post", "scan"} {
+		r := newRig(people, Limits{})
+		if fail == "post" {
+			r.poster.errs = map[string]error{"bob-1=": errors.New("boom"), "bob-2=": &apitypes.GoneException{}}
+		}
+		if fail == "scan" {
+			r.table.failPage, r.table.err = 1, errors.New("boom")
+		}
+		for _, b := range bodies {
+			r.handle(t, withBody(loadEvent(t, "sendmessage.json"), b))
+		}
+		if strings.Contains(r.logs.String(), secret) {
+			t.Errorf("failure %q: logs repeat client text:\n%s", fail, r.logs)
+		}
+		if r.logs.Len() == 0 {
+			t.Errorf("failure %q: nothing logged", fail)
+		}
+	}
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	full := map[string]string{
+		"TABLE_NAME":           "conns",
+		"PRINCIPAL_INDEX_NAME": "byPrincipal",
+		"CONNECTIONS_ENDPOINT": "https://abc123.execute-api.eu-west-1.amazonaws.com/prod",
+	}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for a, b := range full {
+			m[a] = b
+		}
+		m[k] = v
+		return m
+	}
+	defaults := Config{
+		TableName:           "conns",
+		PrincipalIndexName:  "byPrincipal",
+		ConnectionsEndpoint: "https://abc123.execute-api.eu-west-1.amazonaws.com/prod",
+		Limits:              Limits{MaxMessageBytes: 32768, MaxInFlight: 16},
+	}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    Config
+		wantErr []string
+	}{
+		{name: "defaults", env: full, want: defaults},
+		{name: "limits", env: with("MAX_IN_FLIGHT", "4"), want: Config{TableName: "conns", PrincipalIndexName: "byPrincipal", ConnectionsEndpoint: defaults.ConnectionsEndpoint, Limits: Limits{MaxMessageBytes: 32768, MaxInFlight: 4}}},
+		{name: "trailing slash", env: with("CONNECTIONS_ENDPOINT", "https://abc123.execute-api.eu-west-1.amazonaws.com/prod/"), want: defaults},
+		{name: "nothing set", env: map[string]string{}, wantErr: []string{"TABLE_NAME is not set", "PRINCIPAL_INDEX_NAME is not set", "CONNECTIONS_ENDPOINT is not set"}},
+		{name: "endpoint without scheme", env: with("CONNECTIONS_ENDPOINT", "abc123.execute-api.eu-west-1.amazonaws.com/prod"), wantErr: []string{"CONNECTIONS_ENDPOINT="}},
+		{name: "endpoint wss", env: with("CONNECTIONS_ENDPOINT", "wss://abc123.execute-api.eu-west-1.amazonaws.com/prod"), wantErr: []string{"CONNECTIONS_ENDPOINT="}},
+		{name: "endpoint with query", env: with("CONNECTIONS_ENDPOINT", "https://h/prod?x=1"), wantErr: []string{"CONNECTIONS_ENDPOINT="}},
+		{name: "message limit zero", env: with("MAX_MESSAGE_BYTES", "0"), wantErr: []string{"MAX_MESSAGE_BYTES"}},
+		{name: "message limit over the frame", env: with("MAX_MESSAGE_BYTES", "131072"), wantErr: []string{"MAX_MESSAGE_BYTES"}},
+		{name: "in flight not a number", env: with("MAX_IN_FLIGHT", "many"), wantErr: []string{"MAX_IN_FLIGHT"}},
+		{name: "in flight too high", env: with("MAX_IN_FLIGHT", "257"), wantErr: []string{"MAX_IN_FLIGHT"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ConfigFromEnv(func(k string) string { return tt.env[k] })
+			if len(tt.wantErr) == 0 && err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			for _, w := range tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("error = %v, want one containing %q", err, w)
+				}
+			}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+type panicDirectory struct{ ids []string }
+
+func (d panicDirectory) All(context.Context) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		for _, id := range d.ids {
+			if !yield(id, nil) {
+				return
+			}
+		}
+		if d.ids == nil {
+			panic("bug in the directory")
+		}
+	}
+}
+
+func (d panicDirectory) OfPrincipal(ctx context.Context, _ string) iter.Seq2[string, error] {
+	return d.All(ctx)
+}
+
+type panicSender struct{}
+
+func (panicSender) Send(_ context.Context, id string, _ []byte) error {
+	if id == "bad=" {
+		panic("bug in the sender")
+	}
+	return nil
+}
+
+func TestHandleRecoversPanics(t *testing.T) {
+	tests := []struct {
+		name string
+		dir  panicDirectory
+		want string
+	}{
+		{name: "in the handler", want: `{"type":"error","code":"internal","message":"internal error, request id L0SRxEmrvHcFtWQ="}`},
+		{name: "in a post", dir: panicDirectory{ids: []string{"ok=", "bad="}}, want: `{"type":"ack","delivered":1,"stale":0,"failed":1}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			h := New(tt.dir, nil, panicSender{}, Limits{}, slog.New(slog.NewJSONHandler(&logs, nil)))
+			got, err := h.Handle(context.Background(), loadEvent(t, "sendmessage.json"))
+			if err != nil || replyJSON(t, got) != tt.want {
+				t.Errorf("Handle() = %s, %v; want %s", replyJSON(t, got), err, tt.want)
+			}
+			if !strings.Contains(logs.String(), `"level":"ERROR"`) {
+				t.Errorf("panic not logged at ERROR: %s", logs.String())
+			}
+		})
+	}
+}

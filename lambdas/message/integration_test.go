@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/truora/minidyn/server"
+
+	"wsapi/lambdas/internal/connect"
+	"wsapi/lambdas/internal/connections"
+	"wsapi/lambdas/internal/disconnect"
+	"wsapi/lambdas/internal/message"
+)
+
+// post is one request the fake connections endpoint received.
+type post struct {
+	method, path, auth, body string
+}
+
+// fakeAPI stands in for the API Gateway Management API: it records posts and
+// answers 410 GoneException, as API Gateway does, for the ids in gone.
+type fakeAPI struct {
+	mu    sync.Mutex
+	posts []post
+	gone  map[string]bool
+}
+
+func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.posts = append(f.posts, post{r.Method, r.URL.Path, r.Header.Get("Authorization"), string(body)})
+	if f.gone[strings.TrimPrefix(r.URL.Path, "/prod/@connections/")] {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Amzn-ErrorType", "GoneException")
+		w.WriteHeader(http.StatusGone)
+		_, _ = io.WriteString(w, `{"message":"Gone"}`)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// take returns the posts received since the last call, sorted by path.
+func (f *fakeAPI) take() []post {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.posts
+	f.posts = nil
+	slices.SortFunc(p, func(a, b post) int { return strings.Compare(a.path, b.path) })
+	return p
+}
+
+var sigV4 = regexp.MustCompile(`^AWS4-HMAC-SHA256 Credential=AKIDLOCAL/\d{8}/eu-west-1/execute-api/aws4_request, SignedHeaders=[a-z0-9;-]+, Signature=[0-9a-f]{64}$`)
+
+// TestIntegration runs connect, message and disconnect with the real SDK
+// clients against an in-process DynamoDB API server and a fake connections
+// endpoint, both on 127.0.0.1.
+func TestIntegration(t *testing.T) {
+	ctx := t.Context()
+	ddb := httptest.NewServer(server.NewServer())
+	defer ddb.Close()
+	api := &fakeAPI{gone: map[string]bool{}}
+	apiSrv := httptest.NewServer(api)
+	defer apiSrv.Close()
+
+	awsCfg := aws.Config{
+		Region:       "eu-west-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local-secret", ""),
+		BaseEndpoint: aws.String(ddb.URL), // the message function overrides it for the Management API
+	}
+	db := dynamodb.NewFromConfig(awsCfg)
+	const table = "connections"
+	createTable(ctx, t, db, table)
+
+	log := slog.New(slog.DiscardHandler)
+	connectH := connect.New(connections.NewWriter(db, table), 2*time.Hour, log)
+	disconnectH := disconnect.New(connections.NewDeleter(db, table), log)
+	env := map[string]string{
+		"TABLE_NAME":           table,
+		"PRINCIPAL_INDEX_NAME": "byPrincipal",
+		"CONNECTIONS_ENDPOINT": apiSrv.URL + "/prod",
+		"MAX_IN_FLIGHT":        "2",
+	}
+	cfg, err := message.ConfigFromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	messageH := newHandler(awsCfg, cfg, log)
+
+	// $connect: three connections of two principals.
+	for _, c := range []struct{ id, principal string }{{"alice-1=", "alice"}, {"alice-2=", "alice"}, {"bob-1=", "bob"}} {
+		ev := connections.ConnectEvent{RequestContext: requestContext("$connect", c.id, c.principal)}
+		if _, err := connectH.Handle(ctx, ev); err != nil {
+			t.Fatalf("connect %s: %v", c.id, err)
+		}
+	}
+	row := getRow(ctx, t, db, table, "bob-1=")
+	if row["principalId"] != "bob" || row["connectedAt"] != "1700000000000" || row["expiresAt"] == "" {
+		t.Errorf("bob-1= row = %v", row)
+	}
+	dup := connections.ConnectEvent{RequestContext: requestContext("$connect", "bob-1=", "mallory")}
+	if _, err := connectH.Handle(ctx, dup); !errors.Is(err, connections.ErrExists) {
+		t.Errorf("a second $connect with the same id: error %v, want ErrExists", err)
+	}
+
+	send := func(t *testing.T, from, principal, body string) string {
+		t.Helper()
+		ev := connections.MessageEvent{RequestContext: requestContext("sendmessage", from, principal), Body: body}
+		r, err := messageH.Handle(ctx, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(r)
+		return string(b)
+	}
+	frame := func(from, msg string) string {
+		return `{"type":"message","from":"` + from + `","message":"` + msg + `","sentAt":"2023-11-14T22:13:20Z"}`
+	}
+	checkPosts := func(t *testing.T, got []post, wantIDs []string, wantBody string) {
+		t.Helper()
+		var paths []string
+		for _, p := range got {
+			paths = append(paths, p.path)
+			if p.method != http.MethodPost || p.body != wantBody || !sigV4.MatchString(p.auth) {
+				t.Errorf("post %s: method %s, body %s, Authorization %q; want POST, %s, SigV4 for execute-api",
+					p.path, p.method, p.body, p.auth, wantBody)
+			}
+		}
+		var want []string
+		for _, id := range wantIDs {
+			want = append(want, "/prod/@connections/"+id)
+		}
+		if !slices.Equal(paths, want) {
+			t.Errorf("posted to %q, want %q", paths, want)
+		}
+	}
+
+	t.Run("broadcast", func(t *testing.T) {
+		if got, want := send(t, "bob-1=", "bob", `{"action":"sendmessage","message":"hi all"}`), `{"type":"ack","delivered":2,"stale":0}`; got != want {
+			t.Errorf("reply = %s, want %s", got, want)
+		}
+		checkPosts(t, api.take(), []string{"alice-1=", "alice-2="}, frame("bob", "hi all"))
+	})
+	t.Run("direct to oneself", func(t *testing.T) {
+		if got, want := send(t, "alice-1=", "alice", `{"action":"sendmessage","message":"note","to":"alice"}`), `{"type":"ack","delivered":1,"stale":0}`; got != want {
+			t.Errorf("reply = %s, want %s", got, want)
+		}
+		checkPosts(t, api.take(), []string{"alice-2="}, frame("alice", "note"))
+	})
+	t.Run("direct", func(t *testing.T) {
+		if got, want := send(t, "alice-1=", "alice", `{"action":"sendmessage","message":"psst","to":"bob"}`), `{"type":"ack","delivered":1,"stale":0}`; got != want {
+			t.Errorf("reply = %s, want %s", got, want)
+		}
+		checkPosts(t, api.take(), []string{"bob-1="}, frame("alice", "psst"))
+	})
+	t.Run("gone connection", func(t *testing.T) {
+		api.mu.Lock()
+		api.gone["alice-2="] = true
+		api.mu.Unlock()
+		if got, want := send(t, "alice-1=", "alice", `{"action":"sendmessage","message":"anyone?"}`), `{"type":"ack","delivered":1,"stale":1}`; got != want {
+			t.Errorf("reply = %s, want %s", got, want)
+		}
+		checkPosts(t, api.take(), []string{"alice-2=", "bob-1="}, frame("alice", "anyone?"))
+		if row := getRow(ctx, t, db, table, "alice-2="); row != nil {
+			t.Errorf("gone connection still in the table: %v", row)
+		}
+	})
+	t.Run("disconnect", func(t *testing.T) {
+		ev := connections.DisconnectEvent{RequestContext: requestContext("$disconnect", "bob-1=", "bob")}
+		for i := range 2 {
+			if _, err := disconnectH.Handle(ctx, ev); err != nil {
+				t.Fatalf("disconnect #%d: %v", i+1, err)
+			}
+			if row := getRow(ctx, t, db, table, "bob-1="); row != nil {
+				t.Errorf("after disconnect #%d the row is still there: %v", i+1, row)
+			}
+		}
+		if got, want := send(t, "alice-1=", "alice", `{"action":"sendmessage","message":"alone"}`), `{"type":"ack","delivered":0,"stale":0}`; got != want {
+			t.Errorf("reply = %s, want %s", got, want)
+		}
+		checkPosts(t, api.take(), nil, "")
+	})
+}
+
+func requestContext(route, connectionID, principal string) connections.RequestContext {
+	return connections.RequestContext{
+		RouteKey:         route,
+		ConnectionID:     connectionID,
+		ConnectedAt:      1700000000000,
+		RequestID:        "req-" + connectionID,
+		RequestTimeEpoch: 1700000000000,
+		Stage:            "prod",
+		Authorizer:       connections.Authorizer{PrincipalID: principal},
+	}
+}
+
+// createTable creates the table as the stack does.
+func createTable(ctx context.Context, t *testing.T, db *dynamodb.Client, name string) {
+	t.Helper()
+	_, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:   aws.String(name),
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String("connectionId"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("principalId"), AttributeType: types.ScalarAttributeTypeS},
+		},
+		KeySchema: []types.KeySchemaElement{{AttributeName: aws.String("connectionId"), KeyType: types.KeyTypeHash}},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+			IndexName:  aws.String("byPrincipal"),
+			KeySchema:  []types.KeySchemaElement{{AttributeName: aws.String("principalId"), KeyType: types.KeyTypeHash}},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
+		}},
+	})
+	if err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+}
+
+// getRow reads one row, strongly consistent, as attribute name to value; nil
+// when it is not there.
+func getRow(ctx context.Context, t *testing.T, db *dynamodb.Client, table, id string) map[string]string {
+	t.Helper()
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(table),
+		Key:            map[string]types.AttributeValue{"connectionId": &types.AttributeValueMemberS{Value: id}},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		t.Fatalf("get %s: %v", id, err)
+	}
+	if out.Item == nil {
+		return nil
+	}
+	row := map[string]string{}
+	for k, v := range out.Item {
+		switch v := v.(type) {
+		case *types.AttributeValueMemberS:
+			row[k] = v.Value
+		case *types.AttributeValueMemberN:
+			row[k] = v.Value
+		}
+	}
+	return row
+}

@@ -1,0 +1,73 @@
+// Command message is the sendmessage and $default function: it posts a chat
+// message to the other connections and returns the sender's reply (see
+// package wsapi/lambdas/internal/message).
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"wsapi/lambdas/internal/connections"
+	"wsapi/lambdas/internal/message"
+	"wsapi/lambdas/internal/reply"
+)
+
+func main() {
+	log := lambdacontext.NewLogger()
+	h, err := setup(context.Background(), log)
+	if err != nil {
+		// Exiting during init makes Lambda report an init failure with
+		// this line in the function's log.
+		log.Error("cold start failed", "error", err)
+		os.Exit(1)
+	}
+	lambda.Start(h.Handle)
+}
+
+func setup(ctx context.Context, log *slog.Logger) (*message.Handler, error) {
+	cfg, err := message.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithHTTPClient(httpClient(cfg.MaxInFlight)))
+	if err != nil {
+		return nil, fmt.Errorf("load AWS config: %w", err)
+	}
+	return newHandler(awsCfg, cfg, log), nil
+}
+
+// newHandler builds the SDK clients and the handler; the integration test
+// calls it with an aws.Config pointing at local servers.
+func newHandler(awsCfg aws.Config, cfg message.Config, log *slog.Logger) *message.Handler {
+	db := dynamodb.NewFromConfig(awsCfg)
+	mgmt := apigatewaymanagementapi.NewFromConfig(awsCfg, func(o *apigatewaymanagementapi.Options) {
+		o.BaseEndpoint = aws.String(cfg.ConnectionsEndpoint)
+	})
+	return message.New(
+		connections.NewLister(db, db, cfg.TableName, cfg.PrincipalIndexName),
+		connections.NewDeleter(db, cfg.TableName),
+		reply.NewSender(mgmt),
+		cfg.Limits,
+		log,
+	)
+}
+
+// httpClient keeps an idle connection per concurrent post, so a warm
+// function does not open new TLS connections on every broadcast (the SDK
+// keeps 10 per host).
+func httpClient(maxInFlight int) *awshttp.BuildableClient {
+	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConnsPerHost = max(maxInFlight, awshttp.DefaultHTTPTransportMaxIdleConnsPerHost)
+	})
+}

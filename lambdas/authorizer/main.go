@@ -5,28 +5,31 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
+	"wsapi/lambdas/internal/boot"
 )
 
 func main() {
-	logger := lambdacontext.NewLogger()
+	boot.Run(setup)
+}
 
+// setup reads the configuration and fetches the issuer's keys; either
+// failing stops the process at cold start (see package boot).
+func setup(ctx context.Context, logger *slog.Logger) (*Handler, error) {
 	cfg, err := LoadConfig(os.Getenv)
 	if err != nil {
-		exitAtColdStart(logger, err)
+		return nil, err
 	}
 
-	// main owns the verifier's context for the life of the process;
-	// nothing runs on it after NewJWTVerifier returns.
-	verifier, err := NewJWTVerifier(context.Background(), VerifierOptions{
+	// ctx lives as long as the process; nothing runs on it after
+	// NewJWTVerifier returns.
+	verifier, err := NewJWTVerifier(ctx, VerifierOptions{
 		IssuerURL: cfg.IssuerURL,
 		Audience:  cfg.Audience,
 		JWKSURL:   cfg.JWKSURL,
 		Logger:    logger,
 	})
 	if err != nil {
-		exitAtColdStart(logger, err)
+		return nil, err
 	}
 	logger.Info("authorizer ready",
 		"issuer", cfg.IssuerURL,
@@ -34,13 +37,5 @@ func main() {
 		"identitySource", cfg.IdentitySource.String(),
 	)
 
-	lambda.Start(NewHandler(verifier, cfg.IdentitySource, logger).Handle)
-}
-
-// exitAtColdStart logs why the authorizer cannot serve and exits non-zero,
-// which Lambda reports as an init error (Runtime.ExitError) on the first
-// $connect, instead of a process that refuses every token.
-func exitAtColdStart(logger *slog.Logger, err error) {
-	logger.Error("authorizer cannot start", "error", err)
-	os.Exit(1)
+	return NewHandler(verifier, cfg.IdentitySource, logger), nil
 }

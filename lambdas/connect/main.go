@@ -8,25 +8,16 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"wsapi/lambdas/internal/boot"
 	"wsapi/lambdas/internal/connect"
 	"wsapi/lambdas/internal/connections"
 )
 
 func main() {
-	log := lambdacontext.NewLogger()
-	h, err := setup(context.Background(), log)
-	if err != nil {
-		// Exiting during init makes Lambda report an init failure with
-		// this line in the function's log.
-		log.Error("cold start failed", "error", err)
-		os.Exit(1)
-	}
-	lambda.Start(h.Handle)
+	boot.Run(setup)
 }
 
 func setup(ctx context.Context, log *slog.Logger) (*connect.Handler, error) {

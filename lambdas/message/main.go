@@ -10,29 +10,20 @@ import (
 	"net/http"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"wsapi/lambdas/internal/boot"
 	"wsapi/lambdas/internal/connections"
 	"wsapi/lambdas/internal/message"
 	"wsapi/lambdas/internal/reply"
 )
 
 func main() {
-	log := lambdacontext.NewLogger()
-	h, err := setup(context.Background(), log)
-	if err != nil {
-		// Exiting during init makes Lambda report an init failure with
-		// this line in the function's log.
-		log.Error("cold start failed", "error", err)
-		os.Exit(1)
-	}
-	lambda.Start(h.Handle)
+	boot.Run(setup)
 }
 
 func setup(ctx context.Context, log *slog.Logger) (*message.Handler, error) {

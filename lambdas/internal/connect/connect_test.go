@@ -6,14 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"wsapi/lambdas/internal/connections"
+	"wsapi/lambdas/internal/testutil"
 )
 
 // fakeStore records what it is asked to put.
@@ -25,39 +24,6 @@ type fakeStore struct {
 func (f *fakeStore) Put(_ context.Context, c connections.Connection) error {
 	f.got = append(f.got, c)
 	return f.err
-}
-
-// loadEvent decodes a rendered template as Lambda would, but strictly, so a
-// fixture that drifts from the event contract fails here.
-func loadEvent(t *testing.T, name string) connections.ConnectEvent {
-	t.Helper()
-	b, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	var ev connections.ConnectEvent
-	if err := dec.Decode(&ev); err != nil {
-		t.Fatalf("decode %s: %v", name, err)
-	}
-	return ev
-}
-
-func logLines(t *testing.T, buf *bytes.Buffer) []map[string]any {
-	t.Helper()
-	var lines []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
-		if l == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("log line %q: %v", l, err)
-		}
-		lines = append(lines, m)
-	}
-	return lines
 }
 
 func TestHandle(t *testing.T) {
@@ -111,7 +77,7 @@ func TestHandle(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ev := loadEvent(t, "testdata/connect.json")
+			ev := testutil.DecodeStrict[connections.ConnectEvent](t, "testdata/connect.json")
 			if tt.edit != nil {
 				tt.edit(&ev)
 			}
@@ -136,7 +102,7 @@ func TestHandle(t *testing.T) {
 			if tt.want != nil && !sameConnection(store.got[0], *tt.want) {
 				t.Errorf("put %+v, want %+v", store.got[0], *tt.want)
 			}
-			lines := logLines(t, &logs)
+			lines := testutil.LogLines(t, &logs)
 			if len(lines) != 1 {
 				t.Fatalf("logged %d lines, want 1: %s", len(lines), logs.String())
 			}
@@ -163,32 +129,11 @@ func TestResponseJSON(t *testing.T) {
 }
 
 func TestConfigFromEnv(t *testing.T) {
-	tests := []struct {
-		name    string
-		env     map[string]string
-		want    Config
-		wantErr []string
-	}{
-		{name: "defaults", env: map[string]string{"TABLE_NAME": "conns"}, want: Config{TableName: "conns", ConnectionTTL: 2 * time.Hour}},
-		{name: "ttl", env: map[string]string{"TABLE_NAME": "conns", "CONNECTION_TTL_SECONDS": "600"}, want: Config{TableName: "conns", ConnectionTTL: 10 * time.Minute}},
-		{name: "nothing set", env: map[string]string{}, wantErr: []string{"TABLE_NAME is not set"}},
-		{name: "bad ttl and no table", env: map[string]string{"CONNECTION_TTL_SECONDS": "2h"}, wantErr: []string{"TABLE_NAME is not set", `CONNECTION_TTL_SECONDS="2h": want an integer from 60 to 86400`}},
-		{name: "ttl too short", env: map[string]string{"TABLE_NAME": "conns", "CONNECTION_TTL_SECONDS": "59"}, wantErr: []string{"CONNECTION_TTL_SECONDS"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ConfigFromEnv(func(k string) string { return tt.env[k] })
-			if len(tt.wantErr) == 0 && err != nil {
-				t.Fatalf("unexpected error: %v", err)
-			}
-			for _, w := range tt.wantErr {
-				if err == nil || !strings.Contains(err.Error(), w) {
-					t.Errorf("error = %v, want one containing %q", err, w)
-				}
-			}
-			if got != tt.want {
-				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
-		})
-	}
+	testutil.RunConfigTests(t, ConfigFromEnv, []testutil.ConfigTest[Config]{
+		{Name: "defaults", Env: map[string]string{"TABLE_NAME": "conns"}, Want: Config{TableName: "conns", ConnectionTTL: 2 * time.Hour}},
+		{Name: "ttl", Env: map[string]string{"TABLE_NAME": "conns", "CONNECTION_TTL_SECONDS": "600"}, Want: Config{TableName: "conns", ConnectionTTL: 10 * time.Minute}},
+		{Name: "nothing set", Env: map[string]string{}, WantErr: []string{"TABLE_NAME is not set"}},
+		{Name: "bad ttl and no table", Env: map[string]string{"CONNECTION_TTL_SECONDS": "2h"}, WantErr: []string{"TABLE_NAME is not set", `CONNECTION_TTL_SECONDS="2h": want an integer from 60 to 86400`}},
+		{Name: "ttl too short", Env: map[string]string{"TABLE_NAME": "conns", "CONNECTION_TTL_SECONDS": "59"}, WantErr: []string{"CONNECTION_TTL_SECONDS"}},
+	})
 }

@@ -157,16 +157,8 @@ func (l *Lister) All(ctx context.Context) iter.Seq2[string, error] {
 			ExpressionAttributeNames: map[string]string{"#id": AttrConnectionID},
 			Limit:                    l.limit(),
 		})
-		for page := 1; p.HasMorePages(); page++ {
-			out, err := p.NextPage(ctx)
-			if err != nil {
-				yield("", fmt.Errorf("scan %s, page %d: %w", l.table, page, err))
-				return
-			}
-			if !yieldIDs(out.Items, yield) {
-				return
-			}
-		}
+		yieldPages(ctx, p, func(out *dynamodb.ScanOutput) []map[string]types.AttributeValue { return out.Items },
+			"scan "+l.table, yield)
 	}
 }
 
@@ -186,16 +178,8 @@ func (l *Lister) OfPrincipal(ctx context.Context, principalID string) iter.Seq2[
 			},
 			Limit: l.limit(),
 		})
-		for page := 1; p.HasMorePages(); page++ {
-			out, err := p.NextPage(ctx)
-			if err != nil {
-				yield("", fmt.Errorf("query %s index %s, page %d: %w", l.table, l.index, page, err))
-				return
-			}
-			if !yieldIDs(out.Items, yield) {
-				return
-			}
-		}
+		yieldPages(ctx, p, func(out *dynamodb.QueryOutput) []map[string]types.AttributeValue { return out.Items },
+			"query "+l.table+" index "+l.index, yield)
 	}
 }
 
@@ -204,6 +188,28 @@ func (l *Lister) limit() *int32 {
 		return nil
 	}
 	return aws.Int32(l.pageSize)
+}
+
+// paginator is what the SDK's Scan and Query paginators have in common.
+type paginator[Out any] interface {
+	HasMorePages() bool
+	NextPage(ctx context.Context, optFns ...func(*dynamodb.Options)) (Out, error)
+}
+
+// yieldPages reads p page by page and yields the connection id of each item
+// of each page; on a failure it yields one error, naming the read (what) and
+// the page, and stops.
+func yieldPages[Out any](ctx context.Context, p paginator[Out], items func(Out) []map[string]types.AttributeValue, what string, yield func(string, error) bool) {
+	for page := 1; p.HasMorePages(); page++ {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			yield("", fmt.Errorf("%s, page %d: %w", what, page, err))
+			return
+		}
+		if !yieldIDs(items(out), yield) {
+			return
+		}
+	}
 }
 
 // yieldIDs yields the connection id of each item; it reports whether the

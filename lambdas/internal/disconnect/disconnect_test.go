@@ -3,17 +3,15 @@ package disconnect
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
-	"os"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"wsapi/lambdas/internal/connections"
+	"wsapi/lambdas/internal/testutil"
 )
 
 // fakeStore is an in-memory table: deleting a missing row succeeds, as
@@ -31,21 +29,6 @@ func (f *fakeStore) Delete(_ context.Context, id string) error {
 	}
 	delete(f.rows, id)
 	return nil
-}
-
-func loadEvent(t *testing.T, name string) connections.DisconnectEvent {
-	t.Helper()
-	b, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	var ev connections.DisconnectEvent
-	if err := dec.Decode(&ev); err != nil {
-		t.Fatalf("decode %s: %v", name, err)
-	}
-	return ev
 }
 
 func TestHandle(t *testing.T) {
@@ -66,7 +49,7 @@ func TestHandle(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ev := loadEvent(t, "testdata/disconnect.json")
+			ev := testutil.DecodeStrict[connections.DisconnectEvent](t, "testdata/disconnect.json")
 			if tt.edit != nil {
 				tt.edit(&ev)
 			}
@@ -93,10 +76,11 @@ func TestHandle(t *testing.T) {
 			if !failed && store.rows[ev.ConnectionID] {
 				t.Errorf("row %s is still there", ev.ConnectionID)
 			}
-			var line map[string]any
-			if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
-				t.Fatalf("want one JSON log line, got %q: %v", logs.String(), err)
+			lines := testutil.LogLines(t, &logs)
+			if len(lines) != 1 {
+				t.Fatalf("logged %d lines, want 1: %s", len(lines), logs.String())
 			}
+			line := lines[0]
 			if line["level"] != tt.wantLevel || line["apiRequestId"] != "L0SQDFmrvHcFmXA=" || line["awsRequestId"] != "aws-req-2" {
 				t.Errorf("log line %v: want level %s with both request ids", line, tt.wantLevel)
 			}
@@ -107,7 +91,7 @@ func TestHandle(t *testing.T) {
 func TestHandleTwice(t *testing.T) {
 	store := &fakeStore{rows: map[string]bool{"L0SM9cOFvHcCIhw=": true}}
 	h := New(store, slog.New(slog.DiscardHandler))
-	ev := loadEvent(t, "testdata/disconnect.json")
+	ev := testutil.DecodeStrict[connections.DisconnectEvent](t, "testdata/disconnect.json")
 	for i := range 2 {
 		if _, err := h.Handle(context.Background(), ev); err != nil {
 			t.Fatalf("disconnect #%d: %v", i+1, err)
@@ -116,24 +100,8 @@ func TestHandleTwice(t *testing.T) {
 }
 
 func TestConfigFromEnv(t *testing.T) {
-	tests := []struct {
-		name    string
-		env     map[string]string
-		want    Config
-		wantErr string
-	}{
-		{name: "set", env: map[string]string{"TABLE_NAME": "conns"}, want: Config{TableName: "conns"}},
-		{name: "unset", env: map[string]string{}, wantErr: "TABLE_NAME is not set"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ConfigFromEnv(func(k string) string { return tt.env[k] })
-			if (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
-				t.Fatalf("error = %v, want %q", err, tt.wantErr)
-			}
-			if got != tt.want {
-				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
-		})
-	}
+	testutil.RunConfigTests(t, ConfigFromEnv, []testutil.ConfigTest[Config]{
+		{Name: "set", Env: map[string]string{"TABLE_NAME": "conns"}, Want: Config{TableName: "conns"}},
+		{Name: "unset", Env: map[string]string{}, WantErr: []string{"TABLE_NAME is not set"}},
+	})
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"iter"
 	"log/slog"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 
 	"wsapi/lambdas/internal/connections"
 	"wsapi/lambdas/internal/reply"
+	"wsapi/lambdas/internal/testutil"
 )
 
 const awsRequestID = "aws-req-3"
@@ -57,37 +57,11 @@ func (r *rig) handle(t *testing.T, ev connections.MessageEvent) reply.Reply {
 	return got
 }
 
-func (r *rig) logLines(t *testing.T) []map[string]any {
-	t.Helper()
-	var lines []map[string]any
-	for l := range strings.SplitSeq(strings.TrimSpace(r.logs.String()), "\n") {
-		if l == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("log line %q: %v", l, err)
-		}
-		lines = append(lines, m)
-	}
-	return lines
-}
-
 // loadEvent decodes a rendered template strictly, so a fixture that drifts
 // from the event contract fails here.
 func loadEvent(t *testing.T, name string) connections.MessageEvent {
 	t.Helper()
-	b, err := os.ReadFile("testdata/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	var ev connections.MessageEvent
-	if err := dec.Decode(&ev); err != nil {
-		t.Fatalf("decode %s: %v", name, err)
-	}
-	return ev
+	return testutil.DecodeStrict[connections.MessageEvent](t, "testdata/"+name)
 }
 
 func withBody(ev connections.MessageEvent, body string) connections.MessageEvent {
@@ -189,7 +163,7 @@ func TestHandleRefusesBadFrames(t *testing.T) {
 			if r.table.scans+r.table.queries+len(r.table.deleted) != 0 || len(r.poster.journal.all()) != 0 {
 				t.Errorf("refused frame still reached the table or the API: %q", r.poster.journal.all())
 			}
-			lines := r.logLines(t)
+			lines := testutil.LogLines(t, r.logs)
 			if len(lines) != 1 || lines[0]["code"] != string(tt.want) || lines[0]["bodyBytes"] != float64(len(tt.body)) {
 				t.Errorf("log = %v, want one line with the code and the body size", lines)
 			}
@@ -357,7 +331,7 @@ func TestHandleDelivers(t *testing.T) {
 
 			var warned []string
 			var summary map[string]any
-			for _, l := range r.logLines(t) {
+			for _, l := range testutil.LogLines(t, r.logs) {
 				switch l["level"] {
 				case "WARN":
 					warned = append(warned, l["recipientConnectionId"].(string))
@@ -418,7 +392,7 @@ func TestHandleInternalErrors(t *testing.T) {
 				t.Errorf("posted %d, want %d", n, tt.wantPosted)
 			}
 			var errorLines int
-			for _, l := range r.logLines(t) {
+			for _, l := range testutil.LogLines(t, r.logs) {
 				if l["level"] == "ERROR" {
 					errorLines++
 					if l["apiRequestId"] != ev.RequestID || l["awsRequestId"] != awsRequestID {
@@ -535,40 +509,19 @@ func TestConfigFromEnv(t *testing.T) {
 		ConnectionsEndpoint: "https://abc123.execute-api.eu-west-1.amazonaws.com/prod",
 		Limits:              Limits{MaxMessageBytes: 32768, MaxInFlight: 16},
 	}
-	tests := []struct {
-		name    string
-		env     map[string]string
-		want    Config
-		wantErr []string
-	}{
-		{name: "defaults", env: full, want: defaults},
-		{name: "limits", env: with("MAX_IN_FLIGHT", "4"), want: Config{TableName: "conns", PrincipalIndexName: "byPrincipal", ConnectionsEndpoint: defaults.ConnectionsEndpoint, Limits: Limits{MaxMessageBytes: 32768, MaxInFlight: 4}}},
-		{name: "trailing slash", env: with("CONNECTIONS_ENDPOINT", "https://abc123.execute-api.eu-west-1.amazonaws.com/prod/"), want: defaults},
-		{name: "nothing set", env: map[string]string{}, wantErr: []string{"TABLE_NAME is not set", "PRINCIPAL_INDEX_NAME is not set", "CONNECTIONS_ENDPOINT is not set"}},
-		{name: "endpoint without scheme", env: with("CONNECTIONS_ENDPOINT", "abc123.execute-api.eu-west-1.amazonaws.com/prod"), wantErr: []string{"CONNECTIONS_ENDPOINT="}},
-		{name: "endpoint wss", env: with("CONNECTIONS_ENDPOINT", "wss://abc123.execute-api.eu-west-1.amazonaws.com/prod"), wantErr: []string{"CONNECTIONS_ENDPOINT="}},
-		{name: "endpoint with query", env: with("CONNECTIONS_ENDPOINT", "https://h/prod?x=1"), wantErr: []string{"CONNECTIONS_ENDPOINT="}},
-		{name: "message limit zero", env: with("MAX_MESSAGE_BYTES", "0"), wantErr: []string{"MAX_MESSAGE_BYTES"}},
-		{name: "message limit over the frame", env: with("MAX_MESSAGE_BYTES", "131072"), wantErr: []string{"MAX_MESSAGE_BYTES"}},
-		{name: "in flight not a number", env: with("MAX_IN_FLIGHT", "many"), wantErr: []string{"MAX_IN_FLIGHT"}},
-		{name: "in flight too high", env: with("MAX_IN_FLIGHT", "257"), wantErr: []string{"MAX_IN_FLIGHT"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ConfigFromEnv(func(k string) string { return tt.env[k] })
-			if len(tt.wantErr) == 0 && err != nil {
-				t.Fatalf("unexpected error: %v", err)
-			}
-			for _, w := range tt.wantErr {
-				if err == nil || !strings.Contains(err.Error(), w) {
-					t.Errorf("error = %v, want one containing %q", err, w)
-				}
-			}
-			if got != tt.want {
-				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
-		})
-	}
+	testutil.RunConfigTests(t, ConfigFromEnv, []testutil.ConfigTest[Config]{
+		{Name: "defaults", Env: full, Want: defaults},
+		{Name: "limits", Env: with("MAX_IN_FLIGHT", "4"), Want: Config{TableName: "conns", PrincipalIndexName: "byPrincipal", ConnectionsEndpoint: defaults.ConnectionsEndpoint, Limits: Limits{MaxMessageBytes: 32768, MaxInFlight: 4}}},
+		{Name: "trailing slash", Env: with("CONNECTIONS_ENDPOINT", "https://abc123.execute-api.eu-west-1.amazonaws.com/prod/"), Want: defaults},
+		{Name: "nothing set", Env: map[string]string{}, WantErr: []string{"TABLE_NAME is not set", "PRINCIPAL_INDEX_NAME is not set", "CONNECTIONS_ENDPOINT is not set"}},
+		{Name: "endpoint without scheme", Env: with("CONNECTIONS_ENDPOINT", "abc123.execute-api.eu-west-1.amazonaws.com/prod"), WantErr: []string{"CONNECTIONS_ENDPOINT="}},
+		{Name: "endpoint wss", Env: with("CONNECTIONS_ENDPOINT", "wss://abc123.execute-api.eu-west-1.amazonaws.com/prod"), WantErr: []string{"CONNECTIONS_ENDPOINT="}},
+		{Name: "endpoint with query", Env: with("CONNECTIONS_ENDPOINT", "https://h/prod?x=1"), WantErr: []string{"CONNECTIONS_ENDPOINT="}},
+		{Name: "message limit zero", Env: with("MAX_MESSAGE_BYTES", "0"), WantErr: []string{"MAX_MESSAGE_BYTES"}},
+		{Name: "message limit over the frame", Env: with("MAX_MESSAGE_BYTES", "131072"), WantErr: []string{"MAX_MESSAGE_BYTES"}},
+		{Name: "in flight not a number", Env: with("MAX_IN_FLIGHT", "many"), WantErr: []string{"MAX_IN_FLIGHT"}},
+		{Name: "in flight too high", Env: with("MAX_IN_FLIGHT", "257"), WantErr: []string{"MAX_IN_FLIGHT"}},
+	})
 }
 
 type panicDirectory struct{ ids []string }

@@ -1,0 +1,356 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
+
+	"wsapi/vtl"
+)
+
+// Options tune the emulator beyond what the template says.
+type Options struct {
+	Logger *slog.Logger
+	// Credentials are the access key ids and secrets whose SigV4
+	// signatures the @connections API accepts. Empty: any well-formed
+	// Authorization header is accepted.
+	Credentials map[string]string
+	// DisconnectDelay postpones the $disconnect integration of connections
+	// that ended without a close frame, as API Gateway's best-effort
+	// $disconnect may lag; tests use it to meet a 410 deterministically.
+	DisconnectDelay time.Duration
+	// Now is the clock (time.Now by default).
+	Now func() time.Time
+}
+
+// Gateway serves the WebSocket API on one stage, and its @connections API.
+type Gateway struct {
+	cfg     Config
+	opts    Options
+	log     *slog.Logger
+	limiter *rate.Limiter // nil: unthrottled
+
+	mu      sync.Mutex
+	conns   map[string]*conn
+	closed  bool
+	pending sync.WaitGroup // connections and delayed $disconnects
+}
+
+// New checks cfg and returns a gateway; serve it with an http.Server.
+func New(cfg Config, opts Options) (*Gateway, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("gateway config: %w", err)
+	}
+	if cfg.Limits == (Limits{}) {
+		cfg.Limits = DefaultLimits
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	g := &Gateway{cfg: cfg, opts: opts, log: opts.Logger, conns: map[string]*conn{}}
+	if cfg.RateLimit > 0 {
+		g.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), max(cfg.BurstLimit, 1))
+	}
+	return g, nil
+}
+
+// ServeHTTP answers WebSocket handshakes on /{stage} and the @connections
+// API on /{stage}/@connections/{id}.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	stagePath := "/" + g.cfg.Stage
+	switch {
+	case r.URL.Path == stagePath || r.URL.Path == stagePath+"/":
+		g.handshake(w, r)
+	case strings.HasPrefix(r.URL.Path, stagePath+"/@connections/"):
+		g.connectionsAPI(w, r)
+	default:
+		writeJSON(w, http.StatusForbidden, map[string]string{"message": "Forbidden"})
+	}
+}
+
+// Close ends every connection with 1001 (going away), runs their
+// $disconnect, and waits for everything to finish or ctx to end.
+func (g *Gateway) Close(ctx context.Context) error {
+	g.mu.Lock()
+	g.closed = true
+	conns := make([]*conn, 0, len(g.conns))
+	for _, c := range g.conns {
+		conns = append(conns, c)
+	}
+	g.mu.Unlock()
+	for _, c := range conns {
+		c.close(websocket.StatusGoingAway, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() { g.pending.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		// Clients that never answered the close frame are cut off.
+		for _, c := range conns {
+			<-c.ready
+			if c.ws != nil {
+				_ = c.ws.CloseNow()
+			}
+		}
+		return fmt.Errorf("gateway close: %w", ctx.Err())
+	}
+}
+
+// ConnectionIDs lists the open connections.
+func (g *Gateway) ConnectionIDs() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ids := make([]string, 0, len(g.conns))
+	for id := range g.conns {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func (g *Gateway) lookup(id string) *conn {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.conns[id]
+}
+
+// register adds c unless the gateway is closing.
+func (g *Gateway) register(c *conn) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
+	g.conns[c.id] = c
+	g.pending.Add(1)
+	return true
+}
+
+func (g *Gateway) unregister(c *conn) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.conns, c.id)
+}
+
+// handshake runs $connect: identity sources, the authorizer and the
+// integration; only when all pass is the WebSocket accepted.
+func (g *Gateway) handshake(w http.ResponseWriter, r *http.Request) {
+	if !isUpgrade(r) {
+		writeJSON(w, http.StatusUpgradeRequired, map[string]string{"message": "Upgrade Required"})
+		return
+	}
+	now := g.opts.Now()
+	c := &conn{
+		g:           g,
+		id:          newID(12),
+		connectedAt: now,
+		sourceIP:    sourceIP(r),
+		userAgent:   r.Header.Get("User-Agent"),
+		domainName:  r.Host,
+		done:        make(chan struct{}),
+		ready:       make(chan struct{}),
+	}
+	c.lastActive.Store(now.UnixMilli())
+	data := c.context("$connect", "CONNECT", now, newID(12))
+	log := g.log.With("connectionId", c.id, "requestId", data.Context.RequestID)
+
+	route := g.cfg.Routes["$connect"]
+	if route != nil && route.Authorizer != nil {
+		status, auth := g.authorize(r.Context(), r, route.Authorizer, &data.Context, log)
+		if status != http.StatusOK {
+			writeJSON(w, status, map[string]string{"message": http.StatusText(status)})
+			return
+		}
+		c.authorizer = auth
+		data.Context.Authorizer = auth
+	}
+	if route != nil && route.Integration != nil {
+		if _, err := g.integrate(r.Context(), route, data, ""); err != nil {
+			log.Warn("$connect integration failed; refusing the connection", "error", err)
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"message": "Internal server error"})
+			return
+		}
+	}
+
+	// Registered before the 101 goes out: the backend may post to the
+	// connection as soon as the client knows it is connected.
+	if !g.register(c) {
+		writeJSON(w, http.StatusGone, map[string]string{"message": "Gone"})
+		return
+	}
+	c.tap = &frameTap{limit: g.cfg.Limits.MaxFrameBytes}
+	ws, err := websocket.Accept(&tapWriter{ResponseWriter: w, tap: c.tap}, r, &websocket.AcceptOptions{
+		InsecureSkipVerify: true, // API Gateway does not check Origin
+		CompressionMode:    websocket.CompressionDisabled,
+	})
+	if err != nil {
+		log.Warn("websocket accept failed", "error", err)
+		close(c.ready)
+		g.unregister(c)
+		g.pending.Done()
+		return
+	}
+	ws.SetReadLimit(g.cfg.Limits.MaxMessageBytes)
+	c.ws = ws
+	close(c.ready)
+	log.Info("connected", "principalId", c.authorizer["principalId"])
+	c.serve()
+}
+
+func isUpgrade(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// sourceIP is the client's address, or the first X-Forwarded-For hop.
+func sourceIP(r *http.Request) string {
+	if f := r.Header.Get("X-Forwarded-For"); f != "" {
+		return strings.TrimSpace(strings.Split(f, ",")[0])
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// newID returns a random id shaped like API Gateway's (base64 of n bytes),
+// without '/' and '+', which would need escaping in @connections paths.
+func newID(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return strings.NewReplacer("/", "x", "+", "y").Replace(base64.StdEncoding.EncodeToString(b))
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// errorFrame is what API Gateway sends a client when it cannot route or
+// integrate a message.
+func errorFrame(message, connectionID, requestID string) []byte {
+	b, _ := json.Marshal(map[string]string{"message": message, "connectionId": connectionID, "requestId": requestID})
+	return b
+}
+
+// requestTime is $context.requestTime's format (CLF).
+func requestTime(t time.Time) string { return t.UTC().Format("02/Jan/2006:15:04:05 -0700") }
+
+// integrate renders the route's request template for data and invokes its
+// function. A function error comes back as *FunctionError; refusals by the
+// passthrough behavior and invalid template output as other errors.
+func (g *Gateway) integrate(ctx context.Context, route *Route, data vtl.APIGatewayData, body string) (Result, error) {
+	in := route.Integration
+	payload, err := g.requestPayload(in, data, body)
+	if err != nil {
+		return Result{}, err
+	}
+	timeout := in.Timeout
+	if timeout <= 0 {
+		timeout = 29 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res, err := in.Function.Invoke(ctx, payload)
+	if err != nil {
+		return Result{}, fmt.Errorf("invoke %s integration: %w", route.Key, err)
+	}
+	if res.Error != nil {
+		return res, res.Error
+	}
+	return res, nil
+}
+
+var (
+	errUnsupportedMediaType = errors.New("no request template matches and the passthrough behavior refuses the body")
+	errInvalidPayload       = errors.New("the request template did not render JSON, which Lambda refuses")
+)
+
+// requestPayload selects and renders the request template, or passes the
+// body through as the passthrough behavior allows.
+func (g *Gateway) requestPayload(in *Integration, data vtl.APIGatewayData, body string) ([]byte, error) {
+	key := selectTemplateKey(in.TemplateSelectionExpression, body)
+	tmpl, ok := in.RequestTemplates[key]
+	if !ok {
+		tmpl, ok = in.RequestTemplates["$default"]
+	}
+	if !ok {
+		switch in.PassthroughBehavior {
+		case "NEVER":
+			return nil, errUnsupportedMediaType
+		case "WHEN_NO_TEMPLATES":
+			if len(in.RequestTemplates) > 0 {
+				return nil, errUnsupportedMediaType
+			}
+		}
+		if !json.Valid([]byte(body)) {
+			return nil, errInvalidPayload
+		}
+		return []byte(body), nil
+	}
+	data.Body = body
+	out, err := tmpl.RenderString(&data)
+	if err != nil {
+		return nil, fmt.Errorf("render request template: %w", err)
+	}
+	if !json.Valid([]byte(out)) {
+		return nil, errInvalidPayload
+	}
+	return []byte(out), nil
+}
+
+// selectTemplateKey evaluates a template selection expression: a static
+// key (`\$default` is the escaped $default) or ${request.body.<path>}.
+func selectTemplateKey(expr, body string) string {
+	switch {
+	case expr == "" || expr == `\$default`:
+		return "$default"
+	case strings.HasPrefix(expr, "${request.body.") && strings.HasSuffix(expr, "}"):
+		v, _ := bodyField(body, strings.TrimSuffix(strings.TrimPrefix(expr, "${request.body."), "}"))
+		return v
+	}
+	return strings.ReplaceAll(expr, `\$`, "$")
+}
+
+// bodyField reads a dotted path from a JSON object body, as a string.
+// Strings come back as they are, other scalars as their JSON text.
+func bodyField(body, path string) (string, bool) {
+	var v any
+	if err := json.Unmarshal([]byte(body), &v); err != nil {
+		return "", false
+	}
+	for _, part := range strings.Split(path, ".") {
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return "", false
+		}
+		if v, ok = obj[part]; !ok {
+			return "", false
+		}
+	}
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case float64, bool:
+		b, _ := json.Marshal(x)
+		return string(b), true
+	}
+	return "", false
+}

@@ -64,3 +64,14 @@ destroy: node_modules/.installed ## Delete the stack (the table and user pool ar
 .PHONY: clean
 clean: ## Remove build output
 	rm -rf cdk.out cdk.*.out
+
+# The host's architecture in CDK's words, so the local run can execute the
+# functions' bootstraps natively.
+DEV_ARCH := $(shell uname -m | sed -e 's/aarch64/arm64/' -e 's/amd64/x86_64/')
+DEV_FLAGS ?=
+
+.PHONY: dev
+dev: node_modules/.installed ## Run the API on loopback: synthesize for this machine, then serve it
+	go mod download
+	npx cdk synth --quiet -o cdk.dev.out -c lambdaArchitecture=$(DEV_ARCH)
+	go run ./cmd/wslocal dev --assembly cdk.dev.out $(DEV_FLAGS)

@@ -1,0 +1,459 @@
+// Package localrun runs a synthesized cloud assembly of this app on
+// loopback: the WebSocket API (package gateway) configured from the
+// template, the real Lambda binaries from the assembly's assets (package
+// lambdaruntime), a DynamoDB API server with the template's tables, and an
+// OIDC issuer (package devissuer) that the real authorizer verifies tokens
+// against. Nothing about routes, templates, functions or tables is written
+// here: it is all read from the template.
+package localrun
+
+import (
+	"context"
+	"crypto/tls"
+	"debug/elf"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"wsapi/localrun/assembly"
+	"wsapi/localrun/devissuer"
+	"wsapi/localrun/gateway"
+	"wsapi/localrun/lambdaruntime"
+	"wsapi/vtl"
+)
+
+// Fixed identities of the local run. The account is the one AWS documents
+// as an example; nothing is ever sent to AWS.
+const (
+	localRegion    = "us-east-1"
+	localAccount   = "000000000000"
+	localAPIID     = "localapi01"
+	localAccessKey = "AKIDWSAPILOCAL"
+	localSecret    = "wsapi-local-secret"
+	localAudience  = "wsapi-local-client"
+)
+
+// Options configure a local run.
+type Options struct {
+	AssemblyDir string // cdk.dev.out, say
+	Stack       string // "" when the assembly has one stack
+	Host        string // loopback address to listen on; default 127.0.0.1
+	Port        int    // WebSocket port; 0 picks a free one
+	IssuerPort  int    // OIDC issuer (https) port; 0 picks a free one
+	// DynamoDBEndpoint uses an external DynamoDB API instead of the
+	// embedded one; its tables are created when missing.
+	DynamoDBEndpoint string
+	StateDir         string // issuer keys and run.json; default .wslocal
+	LogLevel         slog.Level
+	Logs             io.Writer // function and gateway logs; default stderr
+	// Limits override API Gateway's quotas (tests shorten them).
+	Limits          gateway.Limits
+	DisconnectDelay time.Duration
+	// MaxInstances is the number of warm instances per function; default 4.
+	MaxInstances int
+}
+
+// Server is a running local API.
+type Server struct {
+	URL          string // ws://host:port/stage
+	IssuerURL    string
+	Audience     string
+	StateDir     string
+	TableNames   map[string]string // logical id → table name
+	DynamoDB     string            // endpoint URL
+	issuer       *devissuer.Issuer
+	gateway      *gateway.Gateway
+	httpServers  []*http.Server
+	pools        []*lambdaruntime.Pool
+	stopDynamoDB func()
+	log          *slog.Logger
+}
+
+// RunInfo is what `wslocal token` needs from a running `wslocal dev`,
+// written to StateDir/run.json.
+type RunInfo struct {
+	URL       string `json:"url"`
+	IssuerURL string `json:"issuerUrl"`
+	Audience  string `json:"audience"`
+}
+
+// Start loads the assembly and starts everything; Close stops it.
+func Start(ctx context.Context, opts Options) (_ *Server, err error) {
+	if opts.Host == "" {
+		opts.Host = "127.0.0.1"
+	}
+	if opts.StateDir == "" {
+		opts.StateDir = ".wslocal"
+	}
+	// Functions run in their asset directories: every path they get is absolute.
+	stateDir, err := filepath.Abs(opts.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	opts.StateDir = stateDir
+	if opts.Logs == nil {
+		opts.Logs = os.Stderr
+	}
+	if opts.MaxInstances == 0 {
+		opts.MaxInstances = 4
+	}
+	if opts.Limits == (gateway.Limits{}) {
+		opts.Limits = gateway.DefaultLimits
+	}
+	log := slog.New(slog.NewTextHandler(opts.Logs, &slog.HandlerOptions{Level: opts.LogLevel}))
+	s := &Server{StateDir: opts.StateDir, log: log, TableNames: map[string]string{}}
+	defer func() {
+		if err != nil {
+			s.Close(context.Background())
+		}
+	}()
+
+	asm, err := assembly.LoadStack(opts.AssemblyDir, opts.Stack)
+	if err != nil {
+		return nil, err
+	}
+	wsListener, err := net.Listen("tcp", net.JoinHostPort(opts.Host, fmt.Sprint(opts.Port)))
+	if err != nil {
+		return nil, fmt.Errorf("listen for WebSocket clients: %w", err)
+	}
+	issuerListener, err := net.Listen("tcp", net.JoinHostPort(opts.Host, fmt.Sprint(opts.IssuerPort)))
+	if err != nil {
+		wsListener.Close()
+		return nil, fmt.Errorf("listen for the OIDC issuer: %w", err)
+	}
+	wsAddr, issuerAddr := wsListener.Addr().String(), issuerListener.Addr().String()
+	s.URL = "ws://" + wsAddr + "/" + asm.Stage.StageName
+	s.IssuerURL = "https://" + issuerAddr
+
+	// The issuer: the authorizer fetches its keys over https, trusting the
+	// local CA through SSL_CERT_FILE.
+	if s.issuer, err = devissuer.Open(opts.StateDir); err != nil {
+		return nil, err
+	}
+	s.serve(&http.Server{Handler: s.issuer.Handler(s.IssuerURL), TLSConfig: s.issuer.TLSConfig(), ReadHeaderTimeout: 10 * time.Second},
+		tls.NewListener(issuerListener, s.issuer.TLSConfig()))
+
+	resolver := assembly.Resolver{
+		Pseudo: asm.PseudoParameters(localRegion, localAccount),
+		Refs:   map[string]string{asm.API.ID: localAPIID, asm.Stage.ID: asm.Stage.StageName},
+		Attrs:  map[string]string{},
+	}
+	// Ids and names the template refers to, as they would be once deployed.
+	for id := range asm.Authorizers {
+		resolver.Refs[id] = "local" + strings.ToLower(id)
+	}
+	for id := range asm.Integrations {
+		resolver.Refs[id] = "local" + strings.ToLower(id)
+	}
+	for id := range asm.UserPools {
+		// The template builds the issuer as "https://" + ProviderURL.
+		resolver.Refs[id] = localRegion + "_local"
+		resolver.Attrs[id+".ProviderURL"] = strings.TrimPrefix(s.IssuerURL, "https://")
+	}
+	for id := range asm.UserPoolClients {
+		resolver.Refs[id] = localAudience
+	}
+	s.Audience = localAudience
+	for id := range asm.Functions {
+		name := functionName(asm.Stack.Name, id)
+		resolver.Refs[id] = name
+		resolver.Attrs[id+".Arn"] = fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", localRegion, localAccount, name)
+	}
+	if err := s.startDynamoDB(ctx, asm, opts.DynamoDBEndpoint, resolver); err != nil {
+		return nil, err
+	}
+
+	functions, err := s.startFunctions(asm, resolver, opts, wsAddr)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := gatewayConfig(asm, functions, opts.Limits)
+	if err != nil {
+		return nil, err
+	}
+	if s.gateway, err = gateway.New(cfg, gateway.Options{
+		Logger:          log.With("component", "gateway"),
+		Credentials:     map[string]string{localAccessKey: localSecret},
+		DisconnectDelay: opts.DisconnectDelay,
+	}); err != nil {
+		return nil, err
+	}
+	s.serve(&http.Server{Handler: s.gateway, ReadHeaderTimeout: 10 * time.Second}, wsListener)
+
+	if err := writeRunInfo(opts.StateDir, RunInfo{URL: s.URL, IssuerURL: s.IssuerURL, Audience: s.Audience}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) serve(srv *http.Server, ln net.Listener) {
+	s.httpServers = append(s.httpServers, srv)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("server stopped", "addr", ln.Addr().String(), "error", err)
+		}
+	}()
+}
+
+// Token returns a token the authorizer accepts, for subject sub.
+func (s *Server) Token(sub string, ttl time.Duration) (string, error) {
+	return s.issuer.Token(s.IssuerURL, devissuer.Claims{Subject: sub, Audience: s.Audience, Username: sub, TTL: ttl})
+}
+
+// Close closes every connection (running their $disconnect), then stops
+// the functions and servers.
+func (s *Server) Close(ctx context.Context) error {
+	var errs []error
+	if s.gateway != nil {
+		errs = append(errs, s.gateway.Close(ctx))
+	}
+	for _, srv := range s.httpServers {
+		errs = append(errs, srv.Close())
+	}
+	for _, p := range s.pools {
+		errs = append(errs, p.Close())
+	}
+	if s.stopDynamoDB != nil {
+		s.stopDynamoDB()
+	}
+	return errors.Join(errs...)
+}
+
+// functionName is the deployed function's name: the stack's name, then the
+// logical id, as CloudFormation names resources without a fixed name.
+func functionName(stack, id string) string {
+	name := stack + "-" + id
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	return name
+}
+
+// startFunctions starts a pool per function the API invokes, with the
+// environment the template gives it, pointed at the local services.
+func (s *Server) startFunctions(asm *assembly.Assembly, resolver assembly.Resolver, opts Options, wsAddr string) (map[string]gateway.Function, error) {
+	used := map[string]bool{}
+	for _, a := range asm.Authorizers {
+		used[a.FunctionID] = true
+	}
+	for _, in := range asm.Integrations {
+		if in.FunctionID != "" {
+			used[in.FunctionID] = true
+		}
+	}
+	authorizerFns := map[string]bool{}
+	for _, a := range asm.Authorizers {
+		authorizerFns[a.FunctionID] = true
+	}
+	// The connections endpoint as deployed, and where it is here.
+	deployedEndpoint := fmt.Sprintf("https://%s.execute-api.%s.%s", localAPIID, localRegion, resolver.Pseudo["AWS::URLSuffix"])
+	ids := make([]string, 0, len(used))
+	for id := range used {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	out := map[string]gateway.Function{}
+	for _, id := range ids {
+		fn := asm.Functions[id]
+		env, err := resolver.Env(fn)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range env {
+			if strings.HasPrefix(v, deployedEndpoint) {
+				env[k] = "http://" + wsAddr + strings.TrimPrefix(v, deployedEndpoint)
+			}
+		}
+		if authorizerFns[id] && len(asm.UserPools) == 0 {
+			// An external issuer cannot be reached offline: the local
+			// issuer stands in for it, under the audience the template says.
+			s.Audience = env["AUDIENCE"]
+			env["ISSUER_URL"] = s.IssuerURL
+			delete(env, "JWKS_URL")
+		}
+		env["AWS_REGION"] = localRegion
+		env["AWS_ACCESS_KEY_ID"] = localAccessKey
+		env["AWS_SECRET_ACCESS_KEY"] = localSecret
+		env["AWS_ENDPOINT_URL_DYNAMODB"] = s.DynamoDB
+		env["AWS_EC2_METADATA_DISABLED"] = "true"
+		env["SSL_CERT_FILE"] = s.issuer.CAFile()
+
+		executable := filepath.Join(fn.AssetDir, "bootstrap")
+		if err := checkExecutable(executable); err != nil {
+			return nil, fmt.Errorf("function %s: %w", id, err)
+		}
+		pool, err := lambdaruntime.NewPool(lambdaruntime.Function{
+			Name:         strings.TrimSuffix(shortName(id), "Function"),
+			Executable:   executable,
+			Dir:          fn.AssetDir,
+			Env:          env,
+			Timeout:      fn.Timeout,
+			MemoryMB:     fn.MemorySize,
+			MaxInstances: opts.MaxInstances,
+			LogFormat:    fn.LoggingConfig.LogFormat,
+			LogLevel:     fn.LoggingConfig.ApplicationLogLevel,
+		}, opts.Logs, &lambdaruntime.Options{Logger: s.log.With("component", "lambda")})
+		if err != nil {
+			return nil, fmt.Errorf("function %s: %w", id, err)
+		}
+		s.pools = append(s.pools, pool)
+		out[id] = poolFunction{pool}
+	}
+	return out, nil
+}
+
+// shortName drops the hash CDK appends to logical ids.
+func shortName(id string) string {
+	if len(id) > 8 {
+		tail := id[len(id)-8:]
+		if strings.ToUpper(tail) == tail && strings.Trim(tail, "0123456789ABCDEF") == "" {
+			return id[:len(id)-8]
+		}
+	}
+	return id
+}
+
+// checkExecutable refuses a bootstrap built for another OS or CPU, with the
+// way out.
+func checkExecutable(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("%s is not a Linux executable (%v); synthesize with make dev", path, err)
+	}
+	defer f.Close()
+	want := map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}[runtime.GOARCH]
+	if runtime.GOOS != "linux" || f.Machine != want {
+		return fmt.Errorf("%s is built for %v, this machine is %s/%s; synthesize with -c lambdaArchitecture=%s (make dev does)",
+			path, f.Machine, runtime.GOOS, runtime.GOARCH, map[string]string{"amd64": "x86_64", "arm64": "arm64"}[runtime.GOARCH])
+	}
+	return nil
+}
+
+// poolFunction adapts a lambdaruntime pool to the gateway.
+type poolFunction struct{ pool *lambdaruntime.Pool }
+
+func (f poolFunction) Invoke(ctx context.Context, payload []byte) (gateway.Result, error) {
+	res, err := f.pool.Invoke(ctx, payload)
+	if err != nil {
+		return gateway.Result{}, err
+	}
+	out := gateway.Result{Payload: res.Payload}
+	if res.Error != nil {
+		out.Error = &gateway.FunctionError{Type: res.Error.Type, Message: res.Error.Message}
+	}
+	return out, nil
+}
+
+// gatewayConfig turns the template's API into the gateway's configuration.
+func gatewayConfig(asm *assembly.Assembly, functions map[string]gateway.Function, limits gateway.Limits) (gateway.Config, error) {
+	cfg := gateway.Config{
+		APIID:                    localAPIID,
+		Region:                   localRegion,
+		AccountID:                localAccount,
+		Stage:                    asm.Stage.StageName,
+		StageVariables:           asm.Stage.StageVariables,
+		RouteSelectionExpression: asm.API.RouteSelectionExpression,
+		Routes:                   map[string]*gateway.Route{},
+		Limits:                   limits,
+	}
+	if r := asm.Stage.DefaultRouteSettings.ThrottlingRateLimit; r != nil {
+		cfg.RateLimit = *r
+	}
+	if b := asm.Stage.DefaultRouteSettings.ThrottlingBurstLimit; b != nil {
+		cfg.BurstLimit = *b
+	}
+	var errs []error
+	for key, r := range asm.Routes {
+		route := &gateway.Route{Key: key, RouteResponseSelectionExpression: r.RouteResponseSelectionExpression}
+		for k := range r.RouteResponses {
+			route.RouteResponses = append(route.RouteResponses, k)
+		}
+		if r.AuthorizationType == "CUSTOM" {
+			a := asm.Authorizers[r.AuthorizerID]
+			if a.AuthorizerType != "REQUEST" {
+				errs = append(errs, fmt.Errorf("route %s: authorizer type %q is not supported", key, a.AuthorizerType))
+				continue
+			}
+			route.Authorizer = &gateway.Authorizer{IdentitySources: a.IdentitySource, Function: functions[a.FunctionID]}
+		} else if r.AuthorizationType != "NONE" {
+			errs = append(errs, fmt.Errorf("route %s: authorization type %q is not supported", key, r.AuthorizationType))
+		}
+		if r.IntegrationID != "" {
+			in, err := integration(asm.Integrations[r.IntegrationID], functions)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("route %s: %w", key, err))
+				continue
+			}
+			route.Integration = in
+		}
+		cfg.Routes[key] = route
+	}
+	return cfg, errors.Join(errs...)
+}
+
+func integration(in assembly.Integration, functions map[string]gateway.Function) (*gateway.Integration, error) {
+	if in.IntegrationType != "AWS" || in.FunctionID == "" {
+		return nil, fmt.Errorf("integration %s: only non-proxy Lambda (AWS) integrations are emulated, not %s", in.ID, in.IntegrationType)
+	}
+	out := &gateway.Integration{
+		Function:                    functions[in.FunctionID],
+		TemplateSelectionExpression: in.TemplateSelectionExpression,
+		PassthroughBehavior:         in.PassthroughBehavior,
+		Timeout:                     in.Timeout,
+		RequestTemplates:            map[string]*vtl.Template{},
+		Responses:                   map[string]*gateway.IntegrationResponse{},
+	}
+	parse := func(into map[string]*vtl.Template, templates map[string]string, what string) error {
+		for k, src := range templates {
+			t, err := vtl.Parse(in.ID+" "+what+" "+k, src)
+			if err != nil {
+				return err
+			}
+			into[k] = t
+		}
+		return nil
+	}
+	if err := parse(out.RequestTemplates, in.RequestTemplates, "request template"); err != nil {
+		return nil, err
+	}
+	for k, r := range in.IntegrationResponses {
+		ir := &gateway.IntegrationResponse{Key: k, TemplateSelectionExpression: r.TemplateSelectionExpression, ResponseTemplates: map[string]*vtl.Template{}}
+		if err := parse(ir.ResponseTemplates, r.ResponseTemplates, "response template"); err != nil {
+			return nil, err
+		}
+		out.Responses[k] = ir
+	}
+	return out, nil
+}
+
+func writeRunInfo(dir string, info RunInfo) error {
+	b, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, "run.json.tmp")
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write run info: %w", err)
+	}
+	return os.Rename(tmp, filepath.Join(dir, "run.json"))
+}
+
+// ReadRunInfo reads what a running `wslocal dev` wrote.
+func ReadRunInfo(dir string) (RunInfo, error) {
+	var info RunInfo
+	b, err := os.ReadFile(filepath.Join(dir, "run.json"))
+	if err != nil {
+		return info, fmt.Errorf("no local run found (%w); start one with make dev", err)
+	}
+	return info, json.Unmarshal(b, &info)
+}

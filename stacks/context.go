@@ -1,8 +1,10 @@
 package stacks
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -136,4 +138,21 @@ func propsFromContext(get func(string) (string, bool)) (WebSocketStackProps, err
 		return p, err
 	}
 	return p, p.Validate()
+}
+
+// CDKJSONContext reads the "context" of a cdk.json, which the CDK CLI hands
+// to the app; programs that synthesize without the CLI (the tests, the local
+// run's tests) pass it to awscdk.NewApp to get the same feature flags.
+func CDKJSONContext(path string) (*map[string]any, error) {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var config struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(text, &config); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &config.Context, nil
 }

@@ -52,20 +52,13 @@ func synth(props stacks.WebSocketStackProps) *synthesized {
 	return &synthesized{stack: stack, template: template, json: doc, raw: append(raw, '\n')}
 }
 
-// cdkJSONContext is the "context" of cdk.json, which the CDK CLI hands to
-// the app; without it the tests would synthesize other feature flags.
+// cdkJSONContext is cdk.json's context, as the CDK CLI would pass it.
 func cdkJSONContext() *map[string]any {
-	text, err := os.ReadFile(filepath.Join("..", "cdk.json"))
+	ctx, err := stacks.CDKJSONContext(filepath.Join("..", "cdk.json"))
 	if err != nil {
 		panic(err)
 	}
-	var config struct {
-		Context map[string]any `json:"context"`
-	}
-	if err := json.Unmarshal(text, &config); err != nil {
-		panic(fmt.Sprintf("cdk.json: %v", err))
-	}
-	return &config.Context
+	return ctx
 }
 
 var (

@@ -1,0 +1,542 @@
+package localrun
+
+// End-to-end tests: the app is synthesized (as `make dev` does, for this
+// machine's architecture), its real Lambda binaries run behind the local
+// gateway, and real WebSocket clients talk to it over 127.0.0.1.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/coder/websocket"
+
+	"wsapi/localrun/devissuer"
+	"wsapi/localrun/gateway"
+	"wsapi/stacks"
+)
+
+var (
+	e2eOnce   sync.Once
+	e2eServer *Server
+	e2eErr    error
+	e2eLogs   = &lockedBuffer{}
+)
+
+// lockedBuffer collects the run's logs for failure reports.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// hostArchitecture is CDK's name for this machine's CPU.
+func hostArchitecture() string {
+	if runtime.GOARCH == "arm64" {
+		return "arm64"
+	}
+	return "x86_64"
+}
+
+// SynthesizeForHost synthesizes the app into dir with functions built for
+// this machine, as `make dev` does through the CDK CLI.
+func synthesizeForHost(dir string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("synth: %v", r)
+		}
+	}()
+	ctx, err := stacks.CDKJSONContext(filepath.Join("..", "cdk.json"))
+	if err != nil {
+		return err
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(dir), Context: ctx})
+	stacks.NewWebSocketStack(app, "WebSocketApi", &stacks.WebSocketStackProps{
+		ModuleDir:          "..",
+		LambdaArchitecture: hostArchitecture(),
+		// The load test sends 1,000 messages at once; the stage's default
+		// throttling (enforced by the gateway) would refuse most of them.
+		ThrottlingRateLimit:  10000,
+		ThrottlingBurstLimit: 5000,
+	})
+	app.Synth(nil)
+	return nil
+}
+
+// e2e starts the local run once for all end-to-end tests.
+func e2e(t *testing.T) *Server {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: skipped with -short")
+	}
+	e2eOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "wsapi-e2e-")
+		if err != nil {
+			e2eErr = err
+			return
+		}
+		if e2eErr = synthesizeForHost(filepath.Join(dir, "cdk.out")); e2eErr != nil {
+			return
+		}
+		limits := gateway.DefaultLimits
+		e2eServer, e2eErr = Start(context.Background(), Options{
+			AssemblyDir:     filepath.Join(dir, "cdk.out"),
+			StateDir:        filepath.Join(dir, "state"),
+			Logs:            e2eLogs,
+			Limits:          limits,
+			DisconnectDelay: 2 * time.Second,
+			MaxInstances:    8,
+		})
+	})
+	if e2eErr != nil {
+		t.Fatalf("start the local run: %v\n%s", e2eErr, e2eLogs.String())
+	}
+	return e2eServer
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if e2eServer != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = e2eServer.Close(ctx)
+		cancel()
+	}
+	jsii.Close()
+	os.Exit(code)
+}
+
+// client is one WebSocket connection of a test user. One goroutine reads
+// it (coder/websocket closes a connection whose Read is cancelled), so
+// read and quiet can wait with timeouts.
+type client struct {
+	t      *testing.T
+	sub    string
+	conn   *websocket.Conn
+	frames chan []byte
+	err    error // the read error, once frames is closed
+}
+
+func (c *client) readLoop() {
+	defer close(c.frames)
+	for {
+		_, b, err := c.conn.Read(context.Background())
+		if err != nil {
+			c.err = err
+			return
+		}
+		c.frames <- b
+	}
+}
+
+func dial(t *testing.T, s *Server, sub string) *client {
+	t.Helper()
+	tok, err := s.Token(sub, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, c := dialToken(t, s, "?token="+tok)
+	if status != 101 {
+		t.Fatalf("connect %s: HTTP %d\n%s", sub, status, e2eLogs.String())
+	}
+	cl := &client{t: t, sub: sub, conn: c, frames: make(chan []byte, 4096)}
+	go cl.readLoop()
+	// A clean close runs $disconnect at once, so no row outlives its test.
+	t.Cleanup(func() { _ = c.Close(websocket.StatusNormalClosure, "") })
+	return cl
+}
+
+func dialToken(t *testing.T, s *Server, query string) (int, *websocket.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, resp, err := websocket.Dial(ctx, s.URL+query, nil)
+	if err != nil {
+		if resp == nil {
+			t.Fatalf("dial: %v", err)
+		}
+		return resp.StatusCode, nil
+	}
+	c.SetReadLimit(256 * 1024)
+	return 101, c
+}
+
+func (c *client) send(v any) {
+	c.t.Helper()
+	var b []byte
+	if s, ok := v.(string); ok {
+		b = []byte(s)
+	} else {
+		b, _ = json.Marshal(v)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.conn.Write(ctx, websocket.MessageText, b); err != nil {
+		c.t.Fatalf("%s send: %v", c.sub, err)
+	}
+}
+
+// sendFragmented sends one message in frames of at most 16 KB, as API
+// Gateway's 32 KB frame limit asks of clients with larger messages.
+func (c *client) sendFragmented(v any) {
+	c.t.Helper()
+	b, ok := v.([]byte)
+	if s, isString := v.(string); isString {
+		b, ok = []byte(s), true
+	}
+	if !ok {
+		b, _ = json.Marshal(v)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	w, err := c.conn.Writer(ctx, websocket.MessageText)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for len(b) > 0 {
+		n := min(len(b), 16*1024)
+		if _, err := w.Write(b[:n]); err != nil {
+			c.t.Fatal(err)
+		}
+		b = b[n:]
+	}
+	if err := w.Close(); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// idle waits until no connection of an earlier test is left in the table.
+func idle(t *testing.T, s *Server) {
+	t.Helper()
+	waitUntil(t, "table empty", func() bool { return len(rows(t, s)) == 0 })
+}
+
+func (c *client) read() map[string]any {
+	c.t.Helper()
+	select {
+	case b, ok := <-c.frames:
+		if !ok {
+			c.t.Fatalf("%s read: %v\n%s", c.sub, c.err, e2eLogs.String())
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			c.t.Fatalf("%s got %q: %v", c.sub, b, err)
+		}
+		return m
+	case <-time.After(20 * time.Second):
+		c.t.Fatalf("%s: nothing received in 20 s\n%s", c.sub, e2eLogs.String())
+	}
+	return nil
+}
+
+// quiet asserts nothing arrives for a moment.
+func (c *client) quiet(d time.Duration) {
+	c.t.Helper()
+	select {
+	case b, ok := <-c.frames:
+		if ok {
+			c.t.Errorf("%s got an unexpected frame %s", c.sub, b)
+		}
+	case <-time.After(d):
+	}
+}
+
+// rows returns the connections table as connectionId → principalId.
+func rows(t *testing.T, s *Server) map[string]string {
+	t.Helper()
+	var table string
+	for _, name := range s.TableNames {
+		table = name
+	}
+	out, err := DynamoDBClient(s.DynamoDB).Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(table)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, item := range out.Items {
+		id := item["connectionId"].(*types.AttributeValueMemberS).Value
+		m[id] = item["principalId"].(*types.AttributeValueMemberS).Value
+	}
+	return m
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10 s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestE2EHandshake(t *testing.T) {
+	s := e2e(t)
+	other, err := devissuer.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, _ := other.Token(s.IssuerURL, devissuer.Claims{Subject: "mallory", Audience: s.Audience})
+	expired, _ := s.MintToken(devissuer.Claims{Subject: "alice", NotBefore: time.Now().Add(-2 * time.Hour), TTL: time.Hour})
+	wrongAudience, _ := s.MintToken(devissuer.Claims{Subject: "alice", Audience: "someone-else"})
+	cases := []struct {
+		name, query string
+		want        int
+	}{
+		{"no token", "", 401},
+		{"empty token", "?token=", 401},
+		{"garbage", "?token=not.a.jwt", 401},
+		{"forged (another key)", "?token=" + forged, 401},
+		{"expired", "?token=" + expired, 401},
+		{"wrong audience", "?token=" + wrongAudience, 401},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got, conn := dialToken(t, s, c.query); got != c.want {
+				if conn != nil {
+					_ = conn.CloseNow()
+				}
+				t.Errorf("HTTP %d, want %d", got, c.want)
+			}
+		})
+	}
+	t.Run("valid token: connected and stored", func(t *testing.T) {
+		before := rows(t, s)
+		c := dial(t, s, "valid-user")
+		var mine []string
+		waitUntil(t, "row stored", func() bool {
+			mine = mine[:0]
+			for id, p := range rows(t, s) {
+				if _, old := before[id]; !old && p == "valid-user" {
+					mine = append(mine, id)
+				}
+			}
+			return len(mine) == 1
+		})
+		_ = c.conn.Close(websocket.StatusNormalClosure, "bye")
+		waitUntil(t, "row removed on close", func() bool { _, ok := rows(t, s)[mine[0]]; return !ok })
+	})
+}
+
+func TestE2EMessages(t *testing.T) {
+	s := e2e(t)
+	idle(t, s)
+	a, b, c := dial(t, s, "msg-a"), dial(t, s, "msg-b"), dial(t, s, "msg-c")
+	const others = 2
+
+	a.send(map[string]any{"action": "sendmessage", "message": "hello, it's \"A\" \\ ü"})
+	if ack := a.read(); ack["type"] != "ack" || ack["delivered"] != float64(others) || ack["stale"] != float64(0) {
+		t.Errorf("A's ack %v, want delivered=%d", ack, others)
+	}
+	for _, cl := range []*client{b, c} {
+		m := cl.read()
+		if m["type"] != "message" || m["from"] != "msg-a" || m["message"] != "hello, it's \"A\" \\ ü" || m["sentAt"] == "" {
+			t.Errorf("%s got %v", cl.sub, m)
+		}
+	}
+
+	t.Run("direct message reaches only its principal", func(t *testing.T) {
+		b2 := dial(t, s, "msg-b") // a second connection of the same principal
+		a.send(map[string]any{"action": "sendmessage", "message": "psst", "to": "msg-b"})
+		if ack := a.read(); ack["delivered"] != float64(2) {
+			t.Errorf("ack %v, want delivered=2", ack)
+		}
+		for _, cl := range []*client{b, b2} {
+			if m := cl.read(); m["message"] != "psst" || m["from"] != "msg-a" {
+				t.Errorf("%s got %v", cl.sub, m)
+			}
+		}
+		c.quiet(300 * time.Millisecond)
+		_ = b2.conn.Close(websocket.StatusNormalClosure, "")
+	})
+
+	t.Run("bad input gets an error and the connection stays usable", func(t *testing.T) {
+		cases := []struct {
+			body any
+			code string
+		}{
+			{`{"action":"nope"}`, "unknown_action"},
+			{`this is not json`, "invalid_json"},
+			{`[1,2]`, "not_object"},
+			{map[string]any{"action": "sendmessage"}, "missing_message"},
+			{map[string]any{"action": "sendmessage", "message": 7}, "invalid_message"},
+			{map[string]any{"action": "sendmessage", "message": "   "}, "empty_message"},
+			{map[string]any{"action": "sendmessage", "message": strings.Repeat("x", 40*1024)}, "message_too_large"},
+		}
+		for _, tc := range cases {
+			a.sendFragmented(tc.body)
+			if r := a.read(); r["type"] != "error" || r["code"] != tc.code || r["message"] == "" {
+				t.Errorf("%.40v: got %v, want code %s", tc.body, r, tc.code)
+			}
+		}
+		b.quiet(200 * time.Millisecond)
+		a.send(map[string]any{"action": "sendmessage", "message": "still here"})
+		if ack := a.read(); ack["type"] != "ack" {
+			t.Errorf("after errors: %v", ack)
+		}
+		b.read()
+		c.read()
+	})
+}
+
+func TestE2EStaleConnection(t *testing.T) {
+	s := e2e(t)
+	idle(t, s)
+	a, b := dial(t, s, "stale-a"), dial(t, s, "stale-b")
+	victim := dial(t, s, "stale-victim")
+	var victimID string
+	waitUntil(t, "victim stored", func() bool {
+		for id, p := range rows(t, s) {
+			if p == "stale-victim" {
+				victimID = id
+				return true
+			}
+		}
+		return false
+	})
+	// Killed without a close frame: its $disconnect is delayed, as API
+	// Gateway's may be, so the next broadcast meets a 410.
+	_ = victim.conn.CloseNow()
+	waitUntil(t, "gateway noticed", func() bool {
+		for _, id := range s.gateway.ConnectionIDs() {
+			if id == victimID {
+				return false
+			}
+		}
+		return true
+	})
+
+	a.send(map[string]any{"action": "sendmessage", "message": "anyone?"})
+	ack := a.read()
+	if ack["stale"] != float64(1) {
+		t.Errorf("ack %v, want stale=1", ack)
+	}
+	if m := b.read(); m["message"] != "anyone?" {
+		t.Errorf("b got %v", m)
+	}
+	if _, ok := rows(t, s)[victimID]; ok {
+		t.Error("the stale row was not deleted")
+	}
+}
+
+// TestE2EManyClients: 50 clients send 20 messages each; every message
+// reaches every other client exactly once, and every ack its sender.
+func TestE2EManyClients(t *testing.T) {
+	s := e2e(t)
+	idle(t, s)
+	const clients, messages = 50, 20
+	var cs []*client
+	for i := range clients {
+		cs = append(cs, dial(t, s, fmt.Sprintf("many-%02d", i)))
+	}
+	const total = clients
+
+	type got struct {
+		acks     int
+		received map[string]int // "from/message" → count
+		wrong    []string
+	}
+	results := make([]got, clients)
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &results[i]
+			r.received = map[string]int{}
+			want := messages + (clients-1)*messages // acks + messages from others
+			timeout := time.After(120 * time.Second)
+			for n := 0; n < want; n++ {
+				var b []byte
+				select {
+				case f, ok := <-c.frames:
+					if !ok {
+						r.wrong = append(r.wrong, fmt.Sprint("read: ", c.err))
+						return
+					}
+					b = f
+				case <-timeout:
+					r.wrong = append(r.wrong, fmt.Sprintf("timed out after %d frames", n))
+					return
+				}
+				var m map[string]any
+				_ = json.Unmarshal(b, &m)
+				switch m["type"] {
+				case "ack":
+					r.acks++
+					if m["delivered"] != float64(total-1) {
+						r.wrong = append(r.wrong, "ack "+string(b))
+					}
+				case "message":
+					if m["from"] == c.sub {
+						r.wrong = append(r.wrong, "own message "+string(b))
+					}
+					r.received[fmt.Sprint(m["from"], "/", m["message"])]++
+				default:
+					r.wrong = append(r.wrong, string(b))
+				}
+			}
+		}()
+	}
+	start := time.Now()
+	var senders sync.WaitGroup
+	for i, c := range cs {
+		senders.Add(1)
+		go func() {
+			defer senders.Done()
+			for j := range messages {
+				b, _ := json.Marshal(map[string]any{"action": "sendmessage", "message": fmt.Sprintf("m%02d-%02d", i, j)})
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				_ = c.conn.Write(ctx, websocket.MessageText, b)
+				cancel()
+			}
+		}()
+	}
+	senders.Wait()
+	wg.Wait()
+	t.Logf("%d clients x %d messages: %d deliveries in %v", clients, messages, clients*messages*(clients-1), time.Since(start))
+
+	for i, r := range results {
+		if len(r.wrong) > 0 {
+			t.Errorf("client %d: %d wrong frames, first %q", i, len(r.wrong), r.wrong[0])
+			continue
+		}
+		if r.acks != messages {
+			t.Errorf("client %d: %d acks, want %d", i, r.acks, messages)
+		}
+		for k := range clients {
+			if k == i {
+				continue
+			}
+			for j := range messages {
+				key := fmt.Sprintf("many-%02d/m%02d-%02d", k, k, j)
+				if r.received[key] != 1 {
+					t.Errorf("client %d got %s %d times", i, key, r.received[key])
+				}
+			}
+		}
+	}
+}

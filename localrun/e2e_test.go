@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -538,5 +539,47 @@ func TestE2EManyClients(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestE2EWscat drives the pinned wscat from npm, as the README tells users
+// to, against the local run.
+func TestE2EWscat(t *testing.T) {
+	s := e2e(t)
+	wscat, err := filepath.Abs(filepath.Join("..", "node_modules", ".bin", "wscat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(wscat); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("wscat is not installed (%v): CI must run npm ci", err)
+		}
+		t.Skipf("SKIPPED: wscat is not installed (%v); run npm ci (make test does)", err)
+	}
+	idle(t, s)
+	listener := dial(t, s, "wscat-listener")
+	tok, err := s.Token("wscat-user", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, wscat, "-c", s.URL+"?token="+tok,
+		"-x", `{"action":"sendmessage","message":"hello from wscat"}`, "-x", "not json", "-w", "2")
+	// wscat quits when its standard input ends: keep it open until it
+	// exits (Wait closes it).
+	if _, err := cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("wscat: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"type":"ack","delivered":1`) || !strings.Contains(lines[1], `"code":"invalid_json"`) {
+		t.Errorf("wscat printed %q, want the ack and an invalid_json error", out)
+	}
+	if m := listener.read(); m["message"] != "hello from wscat" || m["from"] != "wscat-user" {
+		t.Errorf("listener got %v", m)
 	}
 }

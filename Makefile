@@ -75,3 +75,10 @@ dev: node_modules/.installed ## Run the API on loopback: synthesize for this mac
 	go mod download
 	npx cdk synth --quiet -o cdk.dev.out -c lambdaArchitecture=$(DEV_ARCH)
 	go run ./cmd/wslocal dev --assembly cdk.dev.out $(DEV_FLAGS)
+
+.PHONY: bench
+bench: node_modules/.installed ## Print benchmark figures: VTL rendering, Lambda invokes, the local run against a bare echo server
+	go test -run '^$$' -bench . -benchmem ./vtl/ ./localrun/lambdaruntime/
+	npx cdk synth --quiet -o cdk.bench.out -c lambdaArchitecture=$(DEV_ARCH) \
+	  -c throttlingRateLimit=100000 -c throttlingBurstLimit=100000
+	go run ./cmd/wsbench --assembly cdk.bench.out

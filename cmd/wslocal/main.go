@@ -36,7 +36,8 @@ Run "wslocal dev -h" or "wslocal token -h" for the flags.`
 
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New(usage)
+		fmt.Fprintln(stderr, usage)
+		return errors.New("a command is required")
 	}
 	switch args[0] {
 	case "dev":
@@ -47,7 +48,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, usage)
 		return nil
 	}
-	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+	fmt.Fprintln(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
 }
 
 func dev(args []string, stdout, stderr io.Writer) error {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/coder/websocket"
+	minidyn "github.com/truora/minidyn/server"
 
 	"wsapi/localrun/devissuer"
 	"wsapi/localrun/gateway"
@@ -30,10 +32,11 @@ import (
 )
 
 var (
-	e2eOnce   sync.Once
-	e2eServer *Server
-	e2eErr    error
-	e2eLogs   = &lockedBuffer{}
+	e2eOnce     sync.Once
+	e2eServer   *Server
+	e2eAssembly string // the synthesized assembly, for runs of their own
+	e2eErr      error
+	e2eLogs     = &lockedBuffer{}
 )
 
 // lockedBuffer collects the run's logs for failure reports.
@@ -99,7 +102,8 @@ func e2e(t *testing.T) *Server {
 			e2eErr = err
 			return
 		}
-		if e2eErr = synthesizeForHost(filepath.Join(dir, "cdk.out")); e2eErr != nil {
+		e2eAssembly = filepath.Join(dir, "cdk.out")
+		if e2eErr = synthesizeForHost(e2eAssembly); e2eErr != nil {
 			return
 		}
 		limits := gateway.DefaultLimits
@@ -581,5 +585,43 @@ func TestE2EWscat(t *testing.T) {
 	}
 	if m := listener.read(); m["message"] != "hello from wscat" || m["from"] != "wscat-user" {
 		t.Errorf("listener got %v", m)
+	}
+}
+
+// TestE2EExternalDynamoDB: with --dynamodb-endpoint the tables are created
+// in that server and the functions use it.
+func TestE2EExternalDynamoDB(t *testing.T) {
+	e2e(t)
+	external := httptest.NewServer(withCRC32(minidyn.NewServer()))
+	defer external.Close()
+	s, err := Start(context.Background(), Options{
+		AssemblyDir:      e2eAssembly,
+		StateDir:         t.TempDir(),
+		DynamoDBEndpoint: external.URL,
+		Logs:             e2eLogs,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s.Close(ctx)
+	}()
+	if s.DynamoDB != external.URL {
+		t.Errorf("DynamoDB endpoint %s, want %s", s.DynamoDB, external.URL)
+	}
+	c := dial(t, s, "external-user")
+	waitUntil(t, "row in the external table", func() bool {
+		for _, p := range rows(t, s) {
+			if p == "external-user" {
+				return true
+			}
+		}
+		return false
+	})
+	c.send(map[string]any{"action": "sendmessage", "message": "hi"})
+	if ack := c.read(); ack["type"] != "ack" {
+		t.Errorf("ack %v", ack)
 	}
 }

@@ -543,3 +543,21 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestThrottling(t *testing.T) {
+	a := newTestAPI(t, func(c *Config, _ *Options) { c.RateLimit, c.BurstLimit = 0.001, 2 })
+	c := a.dial(t, "?token=t")
+	for i := range 3 {
+		write(t, c, `{"action":"sendmessage"}`)
+		r := readJSON(t, c)
+		if i < 2 && r["echo"] == nil {
+			t.Errorf("message %d within the burst: %v", i, r)
+		}
+		if i == 2 && r["message"] != "Too Many Requests" {
+			t.Errorf("message over the burst: %v, want Too Many Requests", r)
+		}
+	}
+	if n := len(a.message.calls()); n != 2 {
+		t.Errorf("the function ran %d times, want 2", n)
+	}
+}

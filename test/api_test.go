@@ -2,8 +2,10 @@ package test
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -161,7 +163,7 @@ func TestRoutesAndIntegrations(t *testing.T) {
 		{"$default", "MessageFunction", mappingtemplates.Message, true},
 	}
 	if len(routes) != len(cases) {
-		t.Errorf("routes: got %d, want exactly %d (%v)", len(routes), len(cases), sortedKeys(routes))
+		t.Errorf("routes: got %d, want exactly %d (%v)", len(routes), len(cases), slices.Sorted(maps.Keys(routes)))
 	}
 	for _, c := range cases {
 		t.Run(c.key, func(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -177,13 +176,4 @@ func join(parts ...any) map[string]any {
 func executeAPIARN(rest string) map[string]any {
 	return join("arn:", ref("AWS::Partition"), ":execute-api:", ref("AWS::Region"), ":",
 		ref("AWS::AccountId"), ":", ref("WebSocketApi"), "/"+rest)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -1,6 +1,8 @@
 package test
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -243,7 +245,7 @@ func TestOutputs(t *testing.T) {
 			ref("AWS::URLSuffix"), "/prod?token=$TOKEN\""),
 	}
 	if len(outputs) != len(want) {
-		t.Errorf("outputs %v, want %v", sortedKeys(outputs), sortedKeys(want))
+		t.Errorf("outputs %v, want %v", slices.Sorted(maps.Keys(outputs)), slices.Sorted(maps.Keys(want)))
 	}
 	for name, value := range want {
 		out, ok := outputs[name].(map[string]any)

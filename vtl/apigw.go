@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -78,7 +80,7 @@ func (d *APIGatewayData) bind(vars *env) {
 	vars.set("input", NewInput(d.Body))
 	vars.set("util", Util{})
 	sv := NewMap()
-	for _, k := range sortedKeys(d.StageVariables) {
+	for _, k := range slices.Sorted(maps.Keys(d.StageVariables)) {
 		sv.Put(NormalizeUTF8(k), NormalizeUTF8(d.StageVariables[k]))
 	}
 	vars.set("stageVariables", sv)

@@ -82,14 +82,3 @@
 // #macro and #parse, Java regex features RE2 lacks, identity hash codes)
 // are listed in DIFFERENCES.md.
 package vtl
-
-import "sort"
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sync"
 )
 
@@ -145,7 +147,7 @@ func (t *Template) Render(w io.Writer, data any) (err error) {
 	case *APIGatewayData:
 		d.bind(&r.vars)
 	case map[string]any:
-		for _, k := range sortedKeys(d) {
+		for _, k := range slices.Sorted(maps.Keys(d)) {
 			r.vars.set(k, fromGo(d[k]))
 		}
 	case nil:

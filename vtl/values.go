@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -195,13 +197,13 @@ func fromGo(v any) any {
 		return l
 	case map[string]any:
 		m := NewMap()
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			m.Put(NormalizeUTF8(k), fromGo(x[k]))
 		}
 		return m
 	case map[string]string:
 		m := NewMap()
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			m.Put(NormalizeUTF8(k), NormalizeUTF8(x[k]))
 		}
 		return m

@@ -15,8 +15,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -116,7 +118,7 @@ func LoadStack(dir, stack string) (*Assembly, error) {
 // could run the wrong app, so it lists them instead.
 func selectStack(manifestFile string, m manifest, name string) (string, artifact, error) {
 	var ids, nested []string
-	for _, id := range sortedKeys(m.Artifacts) {
+	for _, id := range slices.Sorted(maps.Keys(m.Artifacts)) {
 		switch m.Artifacts[id].Type {
 		case artifactStack:
 			ids = append(ids, id)

@@ -2,6 +2,7 @@ package assembly
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -821,7 +822,7 @@ func TestLoadSynthesized(t *testing.T) {
 			t.Errorf("integration %s: function %s: bootstrap is not executable (%v)", in.ID, fn.ID, info.Mode())
 		}
 	}
-	for _, key := range sortedKeys(a.Routes) {
+	for _, key := range slices.Sorted(maps.Keys(a.Routes)) {
 		r := a.Routes[key]
 		in := a.Integrations[r.IntegrationID]
 		t.Logf("route %-12s auth %-6s → %s %s → %s (%s)", key, r.AuthorizationType, r.IntegrationID, in.IntegrationType,

@@ -3,8 +3,10 @@ package assembly
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -76,7 +78,7 @@ func (b *builder) failf(format string, args ...any) { b.fail(fmt.Errorf(format, 
 // Properties.
 func (b *builder) ofType(typ string) []string {
 	var ids []string
-	for _, id := range sortedKeys(b.t.Resources) {
+	for _, id := range slices.Sorted(maps.Keys(b.t.Resources)) {
 		if b.t.Resources[id].Type == typ {
 			ids = append(ids, id)
 		}
@@ -93,7 +95,7 @@ func (b *builder) props(id string) (props, bool) {
 func build(t *template, assets map[string]asset, a *Assembly) error {
 	b := &builder{t: t, assets: assets, a: a, badAsset: map[string]bool{}}
 	a.ResourceTypes = make(map[string]string, len(t.Resources))
-	for _, id := range sortedKeys(t.Resources) {
+	for _, id := range slices.Sorted(maps.Keys(t.Resources)) {
 		r := t.Resources[id]
 		if r.Type == "" {
 			b.failf("Resources.%s.Type: missing", id)
@@ -196,7 +198,7 @@ func (b *builder) stage() {
 	s.DefaultRouteSettings = b.routeSettings(def)
 	perRoute, err := p.object("RouteSettings")
 	b.fail(err)
-	for _, key := range sortedKeys(perRoute.m) {
+	for _, key := range slices.Sorted(maps.Keys(perRoute.m)) {
 		rs, err := perRoute.object(key)
 		b.fail(err)
 		if s.RouteSettings == nil {
@@ -515,7 +517,7 @@ func (b *builder) functions() {
 		b.fail(err)
 		fn.Environment = make(map[string]any, len(vars.m))
 		sym := b.symbolic()
-		for _, name := range sortedKeys(vars.m) {
+		for _, name := range slices.Sorted(maps.Keys(vars.m)) {
 			raw := vars.m[name]
 			fn.Environment[name] = raw
 			// Catch what no Resolver could evaluate now, not at run time.

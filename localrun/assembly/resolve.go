@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -50,7 +52,7 @@ func (r Resolver) Env(fn Function) (map[string]string, error) {
 	e := r.evaluator()
 	env := make(map[string]string, len(fn.Environment))
 	var errs []error
-	for _, name := range sortedKeys(fn.Environment) {
+	for _, name := range slices.Sorted(maps.Keys(fn.Environment)) {
 		raw := fn.Environment[name]
 		if isNoValue(raw) {
 			continue

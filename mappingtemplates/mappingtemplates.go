@@ -6,8 +6,9 @@
 //
 // Each template renders one JSON object. The backend functions decode it into
 // the types of package wsapi/lambdas/internal/connections; field names and
-// types must match exactly (the VTL contract tests decode with
-// DisallowUnknownFields).
+// types must match exactly: the contract tests in that package render each
+// template with package vtl and decode with DisallowUnknownFields, and its
+// fuzz target does so for arbitrary bodies.
 //
 //	field              type    source                               templates
 //	routeKey           string  $context.routeKey                    all

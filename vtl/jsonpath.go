@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode"
 )
 
@@ -108,24 +107,10 @@ func (t *jpToken) upstreamDefinite() bool {
 	return t.prev.pathDefinite()
 }
 
-var jpCache sync.Map // string -> *jpToken or error
+var jpCache memo[*jpToken]
 
-// compileJSONPath is PathCompiler.compile.
-func compileJSONPath(src string) (*jpToken, error) {
-	if v, ok := jpCache.Load(src); ok {
-		if err, isErr := v.(error); isErr {
-			return nil, err
-		}
-		return v.(*jpToken), nil
-	}
-	root, err := compileJSONPathUncached(src)
-	if err != nil {
-		jpCache.Store(src, err)
-		return nil, err
-	}
-	jpCache.Store(src, root)
-	return root, nil
-}
+// compileJSONPath is PathCompiler.compile, cached.
+func compileJSONPath(src string) (*jpToken, error) { return jpCache.get(src, compileJSONPathUncached) }
 
 type jpOOB struct{}
 

@@ -62,22 +62,29 @@ func (d *dualBuilder) Write(p []byte) (int, error) {
 
 func (d *dualBuilder) assertion(s string) { d.full.WriteString(s) }
 
-var regexCache sync.Map // string -> *javaRegex or error
+// regexCache holds translated patterns: templates are parsed once and
+// rendered many times with the same few patterns.
+var regexCache memo[*javaRegex]
 
-func compileJava(pat string) (*javaRegex, error) {
-	if v, ok := regexCache.Load(pat); ok {
-		if err, isErr := v.(error); isErr {
-			return nil, err
-		}
-		return v.(*javaRegex), nil
+func compileJava(pat string) (*javaRegex, error) { return regexCache.get(pat, translateJava) }
+
+// memo caches the result of compiling a string, errors included. Keys come
+// from templates, not from request bodies, so the cache stays small.
+type memo[T any] struct{ m sync.Map }
+
+type memoEntry[T any] struct {
+	v   T
+	err error
+}
+
+func (c *memo[T]) get(key string, compile func(string) (T, error)) (T, error) {
+	if e, ok := c.m.Load(key); ok {
+		e := e.(memoEntry[T])
+		return e.v, e.err
 	}
-	jr, err := translateJava(pat)
-	if err != nil {
-		regexCache.Store(pat, err)
-		return nil, err
-	}
-	regexCache.Store(pat, jr)
-	return jr, nil
+	v, err := compile(key)
+	c.m.Store(key, memoEntry[T]{v, err})
+	return v, err
 }
 
 func unsupported(pat, what string) error {

@@ -74,7 +74,8 @@ DEV_FLAGS ?=
 dev: node_modules/.installed ## Run the API on loopback: synthesize for this machine, then serve it
 	go mod download
 	npx cdk synth --quiet -o cdk.dev.out -c lambdaArchitecture=$(DEV_ARCH)
-	go run ./cmd/wslocal dev --assembly cdk.dev.out $(DEV_FLAGS)
+	go build -o bin/wslocal ./cmd/wslocal
+	bin/wslocal dev --assembly cdk.dev.out $(DEV_FLAGS)
 
 .PHONY: bench
 bench: node_modules/.installed ## Print benchmark figures: VTL rendering, Lambda invokes, the local run against a bare echo server

@@ -67,9 +67,9 @@ func TestUnknownKIDRefetchIsRateLimited(t *testing.T) {
 			if got := srv.jwksHits.Load(); got != step.wantHits {
 				t.Errorf("key set fetched %d times, want %d", got, step.wantHits)
 			}
-			// A refetch that is not allowed must fail at once, not wait
-			// for the limiter.
-			if elapsed > time.Second {
+			// A refetch that is not allowed must fail, not wait the
+			// limiter's 5 minutes; the bound leaves room for a busy machine.
+			if elapsed > 10*time.Second {
 				t.Errorf("Verify took %v", elapsed)
 			}
 		})
@@ -200,7 +200,9 @@ func TestNewJWTVerifierFails(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.wantInErr) {
 				t.Errorf("error %q does not mention %q", err, tt.wantInErr)
 			}
-			if elapsed := time.Since(start); elapsed > 2*time.Second {
+			// The server never answers: without the 100 ms fetch timeout
+			// this would not return at all.
+			if elapsed := time.Since(start); elapsed > 10*time.Second {
 				t.Errorf("took %v; the fetch timeout is not applied", elapsed)
 			}
 		})

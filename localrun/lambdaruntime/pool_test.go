@@ -263,8 +263,10 @@ func TestTimeout(t *testing.T) {
 	if res.Error == nil || *res.Error != want {
 		t.Fatalf("error = %v, want %v", res.Error, want)
 	}
-	if elapsed < 300*time.Millisecond || elapsed > 2*time.Second {
-		t.Errorf("timed out after %v, want about 300ms", elapsed)
+	// Bounds that prove enforcement without timing the machine: not before
+	// the timeout, and not only when the 5 s sleep ended.
+	if elapsed < 300*time.Millisecond || elapsed >= 5*time.Second {
+		t.Errorf("timed out after %v, want between 300ms and the 5 s sleep", elapsed)
 	}
 	if running(first) {
 		t.Errorf("timed-out process %d still runs", first)
@@ -456,9 +458,10 @@ func TestConcurrency(t *testing.T) {
 	if most > 3 {
 		t.Errorf("%d processes ran at once, want at most 3", most)
 	}
-	// Three at a time: at least two rounds, and not one after the other.
-	if elapsed < 2*sleep || elapsed >= 6*sleep {
-		t.Errorf("6 invocations of %v on 3 instances took %v", sleep, elapsed)
+	// Three at a time: at least two rounds. That they ran side by side is
+	// shown by the overlap below, not by the clock.
+	if elapsed < 2*sleep {
+		t.Errorf("6 invocations of %v on 3 instances took only %v", sleep, elapsed)
 	}
 	if overlap := maxOverlap(replies); overlap != 3 {
 		t.Errorf("at most %d invocations overlapped, want 3", overlap)

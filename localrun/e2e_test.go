@@ -34,6 +34,7 @@ import (
 var (
 	e2eOnce     sync.Once
 	e2eServer   *Server
+	e2eDir      string // temporary; holds the assembly and the issuer's state
 	e2eAssembly string // the synthesized assembly, for runs of their own
 	e2eErr      error
 	e2eLogs     = &lockedBuffer{}
@@ -102,6 +103,7 @@ func e2e(t *testing.T) *Server {
 			e2eErr = err
 			return
 		}
+		e2eDir = dir
 		e2eAssembly = filepath.Join(dir, "cdk.out")
 		if e2eErr = synthesizeForHost(e2eAssembly); e2eErr != nil {
 			return
@@ -130,6 +132,9 @@ func TestMain(m *testing.M) {
 		cancel()
 	}
 	jsii.Close()
+	if e2eDir != "" {
+		_ = os.RemoveAll(e2eDir)
+	}
 	os.Exit(code)
 }
 

@@ -11,8 +11,6 @@ import (
 // function is one Go Lambda with its own role, which starts with nothing but
 // writing to its own log group.
 type function struct {
-	b    *builder
-	id   string
 	fn   awslambda.Function
 	role awsiam.Role
 }
@@ -60,7 +58,7 @@ func (b *builder) newFunction(name, description string, memoryMB, timeoutSeconds
 		SystemLogLevelV2:      awslambda.SystemLogLevel_WARN,
 		Environment:           &environment,
 	})
-	return &function{b: b, id: id, fn: fn, role: role}
+	return &function{fn: fn, role: role}
 }
 
 // allow grants actions on one resource, as a statement of its own.

@@ -1,18 +1,25 @@
-// Package mappingtemplates holds the API Gateway request mapping templates of
-// the WebSocket API and embeds them, so the stack, the tests and the local run
-// all read the very same bytes.
+// Package mappingtemplates holds the API Gateway mapping templates of the
+// WebSocket API and embeds them, so the stack, the tests and the local run all
+// read the very same bytes.
 //
 // # Event contract
 //
-// Each template renders one JSON object. The backend functions decode it into
-// the types of package wsapi/lambdas/internal/connections; field names and
-// types must match exactly: the contract tests in that package render each
-// template with package vtl and decode with DisallowUnknownFields, and its
-// fuzz target does so for arbitrary bodies.
+// $connect has no template: it is a Lambda proxy (AWS_PROXY) integration, so
+// that the connect function can refuse the handshake with a status code
+// (aws-lambda-go's events.APIGatewayWebsocketProxyRequest in, a statusCode
+// out). No page documents a way for a non-proxy $connect integration to refuse
+// a connection.
+//
+// The other routes are non-proxy (AWS) integrations. Each request template
+// renders one JSON object, which the functions decode into the types of
+// package wsapi/lambdas/internal/connections; field names and types must
+// match exactly: the contract tests in that package render each template with
+// package vtl and decode with DisallowUnknownFields, and its fuzz target does
+// so for arbitrary bodies.
 //
 //	field              type    source                               templates
 //	routeKey           string  $context.routeKey                    all
-//	eventType          string  $context.eventType                   all (CONNECT, DISCONNECT, MESSAGE)
+//	eventType          string  $context.eventType                   all (DISCONNECT, MESSAGE)
 //	connectionId       string  $context.connectionId                all
 //	connectedAt        number  $context.connectedAt (epoch ms)      all
 //	requestId          string  $context.requestId                   all
@@ -21,15 +28,22 @@
 //	stage              string  $context.stage                       all
 //	apiId              string  $context.apiId                       all
 //	sourceIp           string  $context.identity.sourceIp           all
-//	userAgent          string  $context.identity.userAgent          connect
 //	messageId          string  $context.messageId                   message
 //	authorizer         object  $context.authorizer.{principalId,sub,username,email,scope}
 //	                                                                all (strings, "" when absent)
 //	body               string  $input.body, verbatim                message
 //
+// # Function errors
+//
+// InternalError is the response template of the integration responses that
+// catch a function error on the two-way routes (key /[\s\S]+/, matched
+// against the error's errorMessage). It renders the same
+// {"type":"error","code":"internal",...} frame the message function sends for
+// its own faults.
+//
 // # Escaping
 //
-// Strings that a client or the token issuer controls (user agent, authorizer
+// Strings that a client or the token issuer controls (authorizer
 // context, body) are written as
 //
 //	"$util.escapeJavaScript($x).replaceAll("\\'","'")"
@@ -48,11 +62,6 @@ package mappingtemplates
 
 import _ "embed"
 
-// Connect is the request template of the $connect route.
-//
-//go:embed connect.vtl
-var Connect string
-
 // Disconnect is the request template of the $disconnect route.
 //
 //go:embed disconnect.vtl
@@ -62,3 +71,9 @@ var Disconnect string
 //
 //go:embed message.vtl
 var Message string
+
+// InternalError is the response template for a function error on the
+// sendmessage and $default routes.
+//
+//go:embed internal_error.vtl
+var InternalError string

@@ -23,6 +23,9 @@ var ContextKeys = map[string]string{
 	"issuer":                         "Issuer",
 	"audience":                       "Audience",
 	"jwksUrl":                        "JWKSURL",
+	"allowedTokenUse":                "AllowedTokenUse (comma-separated, e.g. access,id)",
+	"apiGatewayCloudWatchRoleName":   "APIGatewayCloudWatchRoleName",
+	"apiGatewayCloudWatchRolePath":   "APIGatewayCloudWatchRolePath",
 	"throttlingRateLimit":            "ThrottlingRateLimit",
 	"throttlingBurstLimit":           "ThrottlingBurstLimit",
 	"apiGatewayCloudWatchRoleExists": "APIGatewayCloudWatchRoleExists",
@@ -95,6 +98,16 @@ func propsFromContext(get func(string) (string, bool)) (WebSocketStackProps, err
 	str("issuer", &p.Issuer)
 	str("audience", &p.Audience)
 	str("jwksUrl", &p.JWKSURL)
+	str("apiGatewayCloudWatchRoleName", &p.APIGatewayCloudWatchRoleName)
+	str("apiGatewayCloudWatchRolePath", &p.APIGatewayCloudWatchRolePath)
+	if v, ok := get("allowedTokenUse"); ok {
+		p.AllowedTokenUse = []string{}
+		for _, use := range strings.Split(v, ",") {
+			if use = strings.TrimSpace(use); use != "" {
+				p.AllowedTokenUse = append(p.AllowedTokenUse, use)
+			}
+		}
+	}
 	num("throttlingRateLimit", &p.ThrottlingRateLimit)
 	num("throttlingBurstLimit", &p.ThrottlingBurstLimit)
 	integer("maxMessageBytes", &p.MaxMessageBytes)

@@ -20,11 +20,6 @@ func (b *builder) addNagSuppressions() {
 			suppression("AwsSolutions-COG8",
 				"The Plus feature plan (threat protection) is a paid tier; self sign-up is off and passwords need 12+ characters of four classes. Use an external issuer (props Issuer/Audience) where sign-in threat protection is required."))
 	}
-	if b.apiLogRole != nil {
-		suppress(b.apiLogRole.Node().DefaultChild(), suppression("AwsSolutions-IAM4",
-			"AmazonAPIGatewayPushToCloudWatchLogs is the AWS-maintained policy for API Gateway's account-level logging role, which serves every API in the region.",
-			"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"))
-	}
 	// The finding is on the role's policy document, so the suppression is too.
 	messagePolicy := b.message.role.Node().FindChild(jsii.String("DefaultPolicy")).Node().DefaultChild()
 	suppress(messagePolicy, suppression("AwsSolutions-IAM5",

@@ -28,7 +28,18 @@ const (
 	DefaultLambdaArchitecture   = "arm64"
 	DefaultLogRetention         = awslogs.RetentionDays_ONE_MONTH
 	DefaultRemovalPolicy        = awscdk.RemovalPolicy_RETAIN
+
+	// DefaultAPIGatewayCloudWatchRoleName is the account-wide role the
+	// stack's custom resource creates when the account has no API Gateway
+	// CloudWatch Logs role; every stack of the account shares it.
+	DefaultAPIGatewayCloudWatchRoleName = "APIGatewayPushToCloudWatchLogs"
+	DefaultAPIGatewayCloudWatchRolePath = "/"
 )
+
+// DefaultCognitoTokenUse is the token_use the authorizer accepts with the
+// stack's own user pool: Cognito access tokens, which the README tells
+// clients to send.
+var DefaultCognitoTokenUse = []string{"access"}
 
 // WebSocketStackProps configures NewWebSocketStack. The zero value of every
 // field means its default.
@@ -59,6 +70,14 @@ type WebSocketStackProps struct {
 	// reads it from the issuer's OIDC discovery document. Only with Issuer.
 	JWKSURL string
 
+	// AllowedTokenUse lists the token_use claim values the authorizer
+	// accepts; a token without token_use is then refused. With the stack's
+	// Cognito user pool it defaults to ["access"] and may only name "access"
+	// and "id". With an external Issuer it sets the list; left empty, the
+	// check is off (RFC 9068 access tokens carry no token_use), and the
+	// audience check alone tells the API's tokens from others.
+	AllowedTokenUse []string
+
 	// ThrottlingRateLimit (requests per second, steady) and
 	// ThrottlingBurstLimit are the stage's default route throttling.
 	// Defaults 100 and 200.
@@ -66,10 +85,19 @@ type WebSocketStackProps struct {
 	ThrottlingBurstLimit float64
 
 	// APIGatewayCloudWatchRoleExists says the account already has API
-	// Gateway's account-level CloudWatch Logs role in this region. When false
-	// (default) the stack creates the role and the AWS::ApiGateway::Account
-	// setting, without which access logging fails on a fresh account.
+	// Gateway's account-level CloudWatch Logs role in this region, and the
+	// stack need not check. When false (default) a custom resource checks at
+	// deploy time: if the account has no role, it creates the shared role
+	// APIGatewayCloudWatchRoleName and sets it; a role already set is never
+	// changed. Without any role, the stage's access logging fails to deploy.
 	APIGatewayCloudWatchRoleExists bool
+
+	// APIGatewayCloudWatchRoleName and APIGatewayCloudWatchRolePath name the
+	// account-wide role created when the account has none. Defaults
+	// "APIGatewayPushToCloudWatchLogs" and "/". Every stack in the account
+	// must use the same name, or two roles may be created (one of them used).
+	APIGatewayCloudWatchRoleName string
+	APIGatewayCloudWatchRolePath string
 
 	// ConnectionTTL is how long a connection row lives before DynamoDB's TTL
 	// may delete it, in case $disconnect never ran. Default 2h, API Gateway's
@@ -98,6 +126,9 @@ type WebSocketStackProps struct {
 
 var (
 	stageNamePattern      = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+	tokenUsePattern       = regexp.MustCompile(`^[A-Za-z0-9_.:+-]{1,64}$`)
+	roleNamePattern       = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	rolePathPattern       = regexp.MustCompile(`^/([\x21-\x7e]{0,510}/)?$`)
 	identitySourcePattern = regexp.MustCompile(`^route\.request\.(header|querystring)\.[A-Za-z0-9_.~!#$%&'*+^|-]+$`)
 )
 
@@ -136,6 +167,15 @@ func (p WebSocketStackProps) withDefaults() WebSocketStackProps {
 	if p.RemovalPolicy == "" {
 		p.RemovalPolicy = DefaultRemovalPolicy
 	}
+	if p.AllowedTokenUse == nil && p.Issuer == "" {
+		p.AllowedTokenUse = DefaultCognitoTokenUse
+	}
+	if p.APIGatewayCloudWatchRoleName == "" {
+		p.APIGatewayCloudWatchRoleName = DefaultAPIGatewayCloudWatchRoleName
+	}
+	if p.APIGatewayCloudWatchRolePath == "" {
+		p.APIGatewayCloudWatchRolePath = DefaultAPIGatewayCloudWatchRolePath
+	}
 	return p
 }
 
@@ -167,6 +207,22 @@ func (p WebSocketStackProps) Validate() error {
 		if u, err := url.Parse(p.JWKSURL); err != nil || u.Scheme != "https" || u.Host == "" {
 			bad("JWKSURL %q: want an https URL", p.JWKSURL)
 		}
+	}
+	for _, use := range p.AllowedTokenUse {
+		if !tokenUsePattern.MatchString(use) {
+			bad("AllowedTokenUse %q: want 1-64 letters, digits or . _ : + -", use)
+		} else if p.Issuer == "" && use != "access" && use != "id" {
+			bad("AllowedTokenUse %q: Cognito tokens are \"access\" or \"id\"", use)
+		}
+	}
+	if p.Issuer == "" && len(p.AllowedTokenUse) == 0 {
+		bad("AllowedTokenUse: with the stack's Cognito user pool, name at least one of \"access\" and \"id\"")
+	}
+	if !roleNamePattern.MatchString(p.APIGatewayCloudWatchRoleName) {
+		bad("APIGatewayCloudWatchRoleName %q: want an IAM role name (1-64 of letters, digits and +=,.@_-)", p.APIGatewayCloudWatchRoleName)
+	}
+	if !rolePathPattern.MatchString(p.APIGatewayCloudWatchRolePath) {
+		bad("APIGatewayCloudWatchRolePath %q: want an IAM path, \"/\" or /.../", p.APIGatewayCloudWatchRolePath)
 	}
 	if p.ThrottlingRateLimit < 0 || p.ThrottlingBurstLimit < 0 {
 		bad("throttling limits must not be negative")

@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +30,15 @@ func TestValidate(t *testing.T) {
 		{name: "ttl too short", props: WebSocketStackProps{ConnectionTTL: time.Second}, wantErr: []string{"ConnectionTTL"}},
 		{name: "message too large", props: WebSocketStackProps{MaxMessageBytes: 200 * 1024}, wantErr: []string{"MaxMessageBytes"}},
 		{name: "in flight too many", props: WebSocketStackProps{MaxInFlight: 1000}, wantErr: []string{"MaxInFlight"}},
+		{name: "cognito id tokens too", props: WebSocketStackProps{AllowedTokenUse: []string{"access", "id"}}},
+		{name: "cognito token_use that Cognito never issues", props: WebSocketStackProps{AllowedTokenUse: []string{"refresh"}}, wantErr: []string{`AllowedTokenUse "refresh"`}},
+		{name: "cognito without any token_use", props: WebSocketStackProps{AllowedTokenUse: []string{}}, wantErr: []string{"at least one"}},
+		{name: "external token_use list", props: WebSocketStackProps{Issuer: "https://id.example.com", Audience: "chat", AllowedTokenUse: []string{"at+jwt"}}},
+		{name: "token_use with a comma", props: WebSocketStackProps{Issuer: "https://id.example.com", Audience: "chat", AllowedTokenUse: []string{"a,b"}}, wantErr: []string{"AllowedTokenUse"}},
+		{name: "token_use wildcard", props: WebSocketStackProps{Issuer: "https://id.example.com", Audience: "chat", AllowedTokenUse: []string{"*"}}, wantErr: []string{"AllowedTokenUse"}},
+		{name: "role name with a slash", props: WebSocketStackProps{APIGatewayCloudWatchRoleName: "a/b"}, wantErr: []string{"APIGatewayCloudWatchRoleName"}},
+		{name: "role path without slashes", props: WebSocketStackProps{APIGatewayCloudWatchRolePath: "service-role"}, wantErr: []string{"APIGatewayCloudWatchRolePath"}},
+		{name: "role path", props: WebSocketStackProps{APIGatewayCloudWatchRolePath: "/service-role/"}},
 		{name: "architecture", props: WebSocketStackProps{LambdaArchitecture: "amd64"}, wantErr: []string{"LambdaArchitecture"}},
 		{
 			name:    "every problem at once",
@@ -74,7 +84,8 @@ func TestPropsFromContext(t *testing.T) {
 			"issuer": "https://id.example.com", "audience": "chat", "jwksUrl": "https://id.example.com/keys",
 			"throttlingRateLimit": "10.5", "throttlingBurstLimit": "20", "apiGatewayCloudWatchRoleExists": "true",
 			"connectionTtl": "90m", "maxMessageBytes": "1024", "maxInFlight": "4", "lambdaArchitecture": "x86_64",
-			"logRetentionDays": "7", "removalPolicy": "destroy",
+			"logRetentionDays": "7", "removalPolicy": "destroy", "allowedTokenUse": " access, at+jwt ",
+			"apiGatewayCloudWatchRoleName": "ApiGwLogs", "apiGatewayCloudWatchRolePath": "/service-role/",
 		}, check: func(t *testing.T, p WebSocketStackProps) {
 			want := WebSocketStackProps{
 				StageName: "live", IdentitySource: "route.request.header.Authorization",
@@ -82,8 +93,10 @@ func TestPropsFromContext(t *testing.T) {
 				ThrottlingRateLimit: 10.5, ThrottlingBurstLimit: 20, APIGatewayCloudWatchRoleExists: true,
 				ConnectionTTL: 90 * time.Minute, MaxMessageBytes: 1024, MaxInFlight: 4, LambdaArchitecture: "x86_64",
 				LogRetention: awslogs.RetentionDays_ONE_WEEK, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+				AllowedTokenUse:              []string{"access", "at+jwt"},
+				APIGatewayCloudWatchRoleName: "ApiGwLogs", APIGatewayCloudWatchRolePath: "/service-role/",
 			}
-			if p != want {
+			if !reflect.DeepEqual(p, want) {
 				t.Errorf("got  %+v\nwant %+v", p, want)
 			}
 		}},
@@ -92,6 +105,14 @@ func TestPropsFromContext(t *testing.T) {
 		{name: "not a bool", context: map[string]string{"apiGatewayCloudWatchRoleExists": "yes please"}, wantErr: "apiGatewayCloudWatchRoleExists"},
 		{name: "not a duration", context: map[string]string{"connectionTtl": "2 hours"}, wantErr: "connectionTtl"},
 		{name: "retention CloudWatch does not offer", context: map[string]string{"logRetentionDays": "10"}, wantErr: "logRetentionDays"},
+		{name: "empty token_use list with Cognito", context: map[string]string{"allowedTokenUse": ""}, wantErr: "AllowedTokenUse"},
+		{name: "empty token_use list with an external issuer turns the check off", context: map[string]string{
+			"allowedTokenUse": " , ", "issuer": "https://id.example.com", "audience": "chat",
+		}, check: func(t *testing.T, p WebSocketStackProps) {
+			if len(p.withDefaults().AllowedTokenUse) != 0 {
+				t.Errorf("AllowedTokenUse = %q, want none", p.AllowedTokenUse)
+			}
+		}},
 		{name: "unknown removal policy", context: map[string]string{"removalPolicy": "keep"}, wantErr: "removalPolicy"},
 		{name: "parsed but invalid", context: map[string]string{"stageName": "a/b"}, wantErr: "StageName"},
 	}

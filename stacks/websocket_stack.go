@@ -6,11 +6,9 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscognito"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -26,16 +24,21 @@ const (
 	RouteSendMessage = "sendmessage"
 	RouteDefault     = "$default"
 
+	// FunctionErrorResponseKey selects the integration response for a
+	// function error on the two-way routes: any non-empty errorMessage.
+	FunctionErrorResponseKey = `/[\s\S]+/`
+
 	// PrincipalIndexName is the table's index by principal (direct messages).
 	PrincipalIndexName = "byPrincipal"
 )
 
-// accessLogFormat is one JSON object per API Gateway request. It names no
+// accessLogFormat is one JSON object per API Gateway request. It names only
+// variables that AWS lists for WebSocket access logs (accesslog.go keeps that
+// list; an unsupported variable can make the stage fail to create), and no
 // query string, header or body, so tokens never reach the log.
 var accessLogFormat = `{"requestId":"$context.requestId","extendedRequestId":"$context.extendedRequestId",` +
 	`"connectionId":"$context.connectionId","routeKey":"$context.routeKey","eventType":"$context.eventType",` +
-	`"messageDirection":"$context.messageDirection","status":"$context.status",` +
-	`"requestTime":"$context.requestTime","sourceIp":"$context.identity.sourceIp",` +
+	`"status":"$context.status","requestTime":"$context.requestTime","sourceIp":"$context.identity.sourceIp",` +
 	`"authorizeError":"$context.authorize.error","authorizerError":"$context.authorizer.error",` +
 	`"authorizerLatency":"$context.authorizer.latency","integrationError":"$context.integration.error",` +
 	`"integrationStatus":"$context.integration.status","integrationLatency":"$context.integration.latency"}`
@@ -61,6 +64,7 @@ func NewWebSocketStack(scope constructs.Construct, id string, props *WebSocketSt
 	b.addFunctions()
 	b.addAuthorizer()
 	b.addRoutes()
+	b.addLogRoleSetting()
 	b.addStage()
 	b.addOutputs()
 	b.addNagSuppressions()
@@ -87,8 +91,11 @@ type builder struct {
 	disconnect *function
 	message    *function
 
-	apiLogRole awsiam.Role
-	account    awsapigateway.CfnAccount
+	// logRoleSetting is the custom resource that gives the account API
+	// Gateway's CloudWatch Logs role when it has none (nil when the props
+	// say the account has one).
+	logRoleSetting awscdk.CustomResource
+	logRoleFn      *function
 	// unauthorizedRoutes are the routes after $connect (no authorizer).
 	unauthorizedRoutes []awsapigatewayv2.CfnRoute
 }
@@ -150,7 +157,7 @@ func (b *builder) addIdentityProvider() {
 func (b *builder) addAPI() {
 	b.api = awsapigatewayv2.NewCfnApi(b.stack, jsii.String("WebSocketApi"), &awsapigatewayv2.CfnApiProps{
 		Name:                     awscdk.Fn_Join(jsii.String("-"), &[]*string{awscdk.Aws_STACK_NAME(), jsii.String("websocket")}),
-		Description:              jsii.String("WebSocket API: Lambda REQUEST authorizer on $connect, non-proxy Lambda integrations"),
+		Description:              jsii.String("WebSocket API: Lambda REQUEST authorizer and Lambda proxy integration on $connect, non-proxy Lambda integrations on the other routes"),
 		ProtocolType:             jsii.String("WEBSOCKET"),
 		RouteSelectionExpression: jsii.String("$request.body.action"),
 	})
@@ -176,9 +183,10 @@ func (b *builder) executeAPIARN(rest string) *string {
 func (b *builder) addFunctions() {
 	tableName := *b.table.TableName()
 	authEnv := map[string]string{
-		"ISSUER_URL":      b.issuer,
-		"AUDIENCE":        b.audience,
-		"IDENTITY_SOURCE": b.props.IdentitySource,
+		"ISSUER_URL":        b.issuer,
+		"AUDIENCE":          b.audience,
+		"IDENTITY_SOURCE":   b.props.IdentitySource,
+		"ALLOWED_TOKEN_USE": b.allowedTokenUse(),
 	}
 	if b.jwksURL != "" {
 		authEnv["JWKS_URL"] = b.jwksURL
@@ -221,14 +229,32 @@ func (b *builder) addAuthorizer() {
 	b.authorizer.allowInvoke("Authorizer", b.executeAPIARN("authorizers/"+*b.auth.Ref()))
 }
 
-// routes wires every route to its function through a non-proxy integration.
+// addRoutes wires every route to its function. $connect is a Lambda proxy
+// integration: the documented way for a function to refuse the handshake is
+// a statusCode outside 2xx (apigateway-websocket-api-route-keys-connect-disconnect).
+// The other routes are non-proxy integrations shaped by the .vtl templates.
 func (b *builder) addRoutes() {
-	b.route("Connect", RouteConnect, b.connect, mappingtemplates.Connect, false)
+	b.proxyRoute("Connect", RouteConnect, b.connect)
 	b.route("Disconnect", RouteDisconnect, b.disconnect, mappingtemplates.Disconnect, false)
 	b.route("SendMessage", RouteSendMessage, b.message, mappingtemplates.Message, true)
 	b.route("Default", RouteDefault, b.message, mappingtemplates.Message, true)
 }
 
+// proxyRoute wires routeKey to fn through an AWS_PROXY integration, with no
+// route response: $connect cannot send a frame anyway.
+func (b *builder) proxyRoute(id, routeKey string, fn *function) {
+	integration := awsapigatewayv2.NewCfnIntegration(b.stack, jsii.String(id+"Integration"), &awsapigatewayv2.CfnIntegrationProps{
+		ApiId:             b.api.Ref(),
+		IntegrationType:   jsii.String("AWS_PROXY"),
+		IntegrationMethod: jsii.String("POST"),
+		IntegrationUri:    lambdaInvocationURI(fn.fn),
+		TimeoutInMillis:   jsii.Number(29000),
+	})
+	b.addRoute(id, routeKey, fn, integration, false)
+}
+
+// route wires routeKey to fn through a non-proxy integration whose request
+// template is template.
 func (b *builder) route(id, routeKey string, fn *function, template string, twoWay bool) {
 	integration := awsapigatewayv2.NewCfnIntegration(b.stack, jsii.String(id+"Integration"), &awsapigatewayv2.CfnIntegrationProps{
 		ApiId:                       b.api.Ref(),
@@ -240,6 +266,34 @@ func (b *builder) route(id, routeKey string, fn *function, template string, twoW
 		PassthroughBehavior:         jsii.String("NEVER"),
 		TimeoutInMillis:             jsii.Number(29000),
 	})
+	if twoWay {
+		// What the function returns goes back to the sender: the $default
+		// integration response passes a successful result on, the route
+		// response sends it.
+		awsapigatewayv2.NewCfnIntegrationResponse(b.stack, jsii.String(id+"IntegrationResponse"), &awsapigatewayv2.CfnIntegrationResponseProps{
+			ApiId:                  b.api.Ref(),
+			IntegrationId:          integration.Ref(),
+			IntegrationResponseKey: jsii.String("$default"),
+		})
+		// A function error (timeout, crash, out of memory, failed start)
+		// would otherwise reach the client as Lambda's raw
+		// {"errorMessage","errorType"}. For Lambda non-proxy integrations
+		// API Gateway matches /regex/ keys against errorMessage
+		// (websocket-api-data-transformations); [\s\S]+ matches any
+		// non-empty message, whether the match is anchored or not, and
+		// never a success, which has none.
+		awsapigatewayv2.NewCfnIntegrationResponse(b.stack, jsii.String(id+"FunctionErrorResponse"), &awsapigatewayv2.CfnIntegrationResponseProps{
+			ApiId:                       b.api.Ref(),
+			IntegrationId:               integration.Ref(),
+			IntegrationResponseKey:      jsii.String(FunctionErrorResponseKey),
+			TemplateSelectionExpression: jsii.String(`\$default`),
+			ResponseTemplates:           map[string]*string{"$default": jsii.String(mappingtemplates.InternalError)},
+		})
+	}
+	b.addRoute(id, routeKey, fn, integration, twoWay)
+}
+
+func (b *builder) addRoute(id, routeKey string, fn *function, integration awsapigatewayv2.CfnIntegration, twoWay bool) {
 	routeProps := &awsapigatewayv2.CfnRouteProps{
 		ApiId:             b.api.Ref(),
 		RouteKey:          jsii.String(routeKey),
@@ -260,13 +314,6 @@ func (b *builder) route(id, routeKey string, fn *function, template string, twoW
 		b.unauthorizedRoutes = append(b.unauthorizedRoutes, route)
 	}
 	if twoWay {
-		// What the function returns goes back to the sender: the integration
-		// response passes it on, the route response sends it.
-		awsapigatewayv2.NewCfnIntegrationResponse(b.stack, jsii.String(id+"IntegrationResponse"), &awsapigatewayv2.CfnIntegrationResponseProps{
-			ApiId:                  b.api.Ref(),
-			IntegrationId:          integration.Ref(),
-			IntegrationResponseKey: jsii.String("$default"),
-		})
 		awsapigatewayv2.NewCfnRouteResponse(b.stack, jsii.String(id+"RouteResponse"), &awsapigatewayv2.CfnRouteResponseProps{
 			ApiId:            b.api.Ref(),
 			RouteId:          route.Ref(),
@@ -295,23 +342,8 @@ func (b *builder) addStage() {
 			Format:         jsii.String(accessLogFormat),
 		},
 	})
-	if !b.props.APIGatewayCloudWatchRoleExists {
-		// API Gateway writes logs with one role per account and region; a
-		// fresh account has none, and the stage would fail to deploy.
-		b.apiLogRole = awsiam.NewRole(b.stack, jsii.String("ApiGatewayCloudWatchRole"), &awsiam.RoleProps{
-			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("apigateway.amazonaws.com"), nil),
-			Description: jsii.String("API Gateway account-level role for writing CloudWatch Logs"),
-			ManagedPolicies: &[]awsiam.IManagedPolicy{
-				awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("service-role/AmazonAPIGatewayPushToCloudWatchLogs")),
-			},
-		})
-		// Other APIs in the account may come to rely on it.
-		b.apiLogRole.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN)
-		b.account = awsapigateway.NewCfnAccount(b.stack, jsii.String("ApiGatewayAccount"), &awsapigateway.CfnAccountProps{
-			CloudWatchRoleArn: b.apiLogRole.RoleArn(),
-		})
-		b.account.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN, nil)
-		stage.AddResourceDependency(b.account, jsii.String("access logging needs the account's CloudWatch role"))
+	if b.logRoleSetting != nil {
+		stage.Node().AddDependency(b.logRoleSetting)
 	}
 }
 
@@ -351,4 +383,14 @@ func lambdaInvocationURI(fn awslambda.Function) *string {
 		jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":apigateway:"), awscdk.Aws_REGION(),
 		jsii.String(":lambda:path/2015-03-31/functions/"), fn.FunctionArn(), jsii.String("/invocations"),
 	})
+}
+
+// allowedTokenUse is the authorizer's ALLOWED_TOKEN_USE: the comma-separated
+// allow-list, or "*" for no token_use check (an external issuer without a
+// list).
+func (b *builder) allowedTokenUse() string {
+	if len(b.props.AllowedTokenUse) == 0 {
+		return "*"
+	}
+	return strings.Join(b.props.AllowedTokenUse, ",")
 }

@@ -1,5 +1,7 @@
-// Command connect is the $connect function: it records each new connection
-// in the connections table (see package wsapi/lambdas/internal/connect).
+// Command connect is the $connect function, behind a Lambda proxy
+// integration: it records each new connection in the connections table and
+// answers 200 to accept the handshake, or 500 to refuse it when it cannot
+// (see package wsapi/lambdas/internal/connect).
 package main
 
 import (

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -104,18 +104,23 @@ func TestIntegration(t *testing.T) {
 
 	// $connect: three connections of two principals.
 	for _, c := range []struct{ id, principal string }{{"alice-1=", "alice"}, {"alice-2=", "alice"}, {"bob-1=", "bob"}} {
-		ev := connections.ConnectEvent{RequestContext: requestContext("$connect", c.id, c.principal)}
-		if _, err := connectH.Handle(ctx, ev); err != nil {
-			t.Fatalf("connect %s: %v", c.id, err)
+		resp, err := connectH.Handle(ctx, connectRequest(c.id, c.principal))
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("connect %s: status %d, error %v; want 200, nil", c.id, resp.StatusCode, err)
 		}
 	}
 	row := getRow(ctx, t, db, table, "bob-1=")
 	if row["principalId"] != "bob" || row["connectedAt"] != "1700000000000" || row["expiresAt"] == "" {
 		t.Errorf("bob-1= row = %v", row)
 	}
-	dup := connections.ConnectEvent{RequestContext: requestContext("$connect", "bob-1=", "mallory")}
-	if _, err := connectH.Handle(ctx, dup); !errors.Is(err, connections.ErrExists) {
-		t.Errorf("a second $connect with the same id: error %v, want ErrExists", err)
+	// A second $connect with the same id (ErrExists in the store) is
+	// refused with a status, and the row stays bob's.
+	resp, err := connectH.Handle(ctx, connectRequest("bob-1=", "mallory"))
+	if err != nil || resp.StatusCode != http.StatusInternalServerError {
+		t.Errorf("a second $connect with the same id: status %d, error %v; want 500, nil", resp.StatusCode, err)
+	}
+	if row := getRow(ctx, t, db, table, "bob-1="); row["principalId"] != "bob" {
+		t.Errorf("after a second $connect with the same id, bob-1= row = %v", row)
 	}
 
 	send := func(t *testing.T, from, principal, body string) string {
@@ -195,6 +200,24 @@ func TestIntegration(t *testing.T) {
 		}
 		checkPosts(t, api.take(), nil, "")
 	})
+}
+
+// connectRequest is the Lambda proxy event of a $connect, its authorizer
+// context as the Lambda runtime decodes it (a map[string]any).
+func connectRequest(connectionID, principal string) events.APIGatewayWebsocketProxyRequest {
+	return events.APIGatewayWebsocketProxyRequest{
+		QueryStringParameters: map[string]string{"token": "not-a-real-token"},
+		RequestContext: events.APIGatewayWebsocketProxyRequestContext{
+			RouteKey:         "$connect",
+			EventType:        "CONNECT",
+			ConnectionID:     connectionID,
+			ConnectedAt:      1700000000000,
+			RequestID:        "req-" + connectionID,
+			RequestTimeEpoch: 1700000000000,
+			Stage:            "prod",
+			Authorizer:       map[string]any{"principalId": principal},
+		},
+	}
 }
 
 func requestContext(route, connectionID, principal string) connections.RequestContext {

@@ -16,11 +16,12 @@ import (
 )
 
 // The contract tests render each request mapping template of package
-// wsapi/mappingtemplates with the vtl engine and decode the result, with
-// DisallowUnknownFields, into the event type of this package that the
-// receiving function decodes it into. The rendering must hold exactly the
-// keys of the type's json tags, and every field must carry the value of the
-// API Gateway context it was rendered from.
+// wsapi/mappingtemplates (disconnect.vtl and message.vtl; $connect is a
+// Lambda proxy integration and has none) with the vtl engine and decode the
+// result, with DisallowUnknownFields, into the event type of this package
+// that the receiving function decodes it into. The rendering must hold
+// exactly the keys of the type's json tags, and every field must carry the
+// value of the API Gateway context it was rendered from.
 
 // eventRoute is a request template and the event type its rendering is
 // decoded into.
@@ -86,12 +87,6 @@ func (r route[E]) check(t testing.TB, out string, want *vtl.APIGatewayData) {
 }
 
 var (
-	connectRoute = route[connections.ConnectEvent]{
-		name: "connect.vtl", src: mappingtemplates.Connect, eventType: "CONNECT", routeKey: "$connect",
-		event: func(d *vtl.APIGatewayData) connections.ConnectEvent {
-			return connections.ConnectEvent{RequestContext: requestContext(d), UserAgent: d.Context.Identity.UserAgent}
-		},
-	}
 	disconnectRoute = route[connections.DisconnectEvent]{
 		name: "disconnect.vtl", src: mappingtemplates.Disconnect, eventType: "DISCONNECT", routeKey: "$disconnect",
 		event: func(d *vtl.APIGatewayData) connections.DisconnectEvent {
@@ -105,7 +100,7 @@ var (
 		},
 	}
 	// routes are all the templates.
-	routes = []eventRoute{messageRoute, connectRoute, disconnectRoute}
+	routes = []eventRoute{messageRoute, disconnectRoute}
 )
 
 // requestContext is the part of every event that d renders into.
@@ -200,8 +195,9 @@ func diffFields(got, want reflect.Value) []string {
 	return out
 }
 
-// baseContext is a representative $context; its user agent holds quotes,
-// non-ASCII characters and a character outside the BMP.
+// baseContext is a representative $context; its user agent, which no
+// template renders, holds quotes, non-ASCII characters and a character
+// outside the BMP.
 func baseContext() vtl.WebSocketContext {
 	return vtl.WebSocketContext{
 		APIID: "a1b2c3d4e5", ConnectedAt: 1732442400000, ConnectionID: "L0SM9cOFvHcCIhw=",
@@ -217,10 +213,8 @@ func TestContract(t *testing.T) {
 		"principalId": "user|42", "sub": "0b8f3c2e-9d1a-4f5b", "username": "O'Brien \"the\" \\ <b>",
 		"email": "ob@example.com", "scope": "chat:read chat:write",
 	}
-	connect := connectRoute.context(baseContext())
-	connect.Authorizer = fullAuth
-	connectNoAuth := connectRoute.context(baseContext())
-	connectNoAuth.Identity.UserAgent = ""
+	disconnectNoAuth := disconnectRoute.context(baseContext())
+	disconnectNoAuth.Identity.UserAgent = ""
 	disconnect := disconnectRoute.context(baseContext())
 	disconnect.Authorizer = map[string]any{"principalId": "p", "sub": "é\u2028\t", "username": "#set($x = 1)$x", "email": "$context.stage", "scope": "'"}
 	message := messageRoute.context(baseContext())
@@ -236,9 +230,8 @@ func TestContract(t *testing.T) {
 		route eventRoute
 		data  vtl.APIGatewayData
 	}{
-		{"connect", connectRoute, vtl.APIGatewayData{Context: connect}},
-		{"connect-no-authorizer-no-user-agent", connectRoute, vtl.APIGatewayData{Context: connectNoAuth}},
 		{"disconnect", disconnectRoute, vtl.APIGatewayData{Context: disconnect}},
+		{"disconnect-no-authorizer-no-user-agent", disconnectRoute, vtl.APIGatewayData{Context: disconnectNoAuth}},
 		{"message", messageRoute, vtl.APIGatewayData{Context: message, Body: `{"action":"sendmessage","data":"it's \"ok\" \\ é 😀"}`}},
 		{"message-default-route-empty-body", messageRoute, vtl.APIGatewayData{Context: dflt, Body: ""}},
 		{"message-not-json", messageRoute, vtl.APIGatewayData{Context: message, Body: "not json at all: ${x} #if \\' </script>\n\r\t\u0000"}},

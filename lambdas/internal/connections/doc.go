@@ -1,7 +1,20 @@
 // Package connections is the backend's view of WebSocket connections: the
-// events the request mapping templates render (ConnectEvent, DisconnectEvent,
-// MessageEvent; the contract is documented in package wsapi/mappingtemplates)
-// and the DynamoDB table that records who is connected.
+// events the functions receive and the DynamoDB table that records who is
+// connected.
+//
+// # Events
+//
+//	route                  integration       event
+//	$connect               Lambda proxy      aws-lambda-go events.APIGatewayWebsocketProxyRequest
+//	$disconnect            non-proxy (AWS)   DisconnectEvent, rendered by mappingtemplates/disconnect.vtl
+//	sendmessage, $default  non-proxy (AWS)   MessageEvent, rendered by mappingtemplates/message.vtl
+//
+// $connect is a proxy integration so that its function can refuse the
+// handshake with a status code (see package wsapi/lambdas/internal/connect).
+// The template contract of the other routes is documented in package
+// wsapi/mappingtemplates and checked by this package's contract and fuzz
+// tests. RequestLogAttrs gives every function the same log keys for the
+// request ids, whichever its event.
 //
 // # Table
 //

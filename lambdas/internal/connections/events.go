@@ -1,11 +1,16 @@
 package connections
 
 // The event types below are the Go side of the contract documented in package
-// wsapi/mappingtemplates: one field per JSON field the request templates render,
-// no more, no less.
+// wsapi/mappingtemplates: one field per JSON field the request templates of
+// $disconnect, sendmessage and $default render, no more, no less. $connect
+// has no template and no type here: it is a Lambda proxy integration, whose
+// event is aws-lambda-go's events.APIGatewayWebsocketProxyRequest (see
+// package wsapi/lambdas/internal/connect).
 
 // Authorizer is the authorizer context API Gateway keeps for a connection,
-// as the templates render it (every value a string, "" when absent).
+// as the templates render it (every value a string, "" when absent). The
+// connect function reads the proxy event's requestContext.authorizer into
+// one too.
 type Authorizer struct {
 	PrincipalID string `json:"principalId"`
 	Sub         string `json:"sub"`
@@ -27,12 +32,6 @@ type RequestContext struct {
 	APIID            string     `json:"apiId"`
 	SourceIP         string     `json:"sourceIp"`
 	Authorizer       Authorizer `json:"authorizer"`
-}
-
-// ConnectEvent is what mappingtemplates/connect.vtl renders.
-type ConnectEvent struct {
-	RequestContext
-	UserAgent string `json:"userAgent"`
 }
 
 // DisconnectEvent is what mappingtemplates/disconnect.vtl renders.

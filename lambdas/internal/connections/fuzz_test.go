@@ -7,11 +7,13 @@ import (
 )
 
 // FuzzMessageTemplate renders the request templates of package
-// wsapi/mappingtemplates with the vtl engine for arbitrary frames and
-// authorizer context strings. Every rendering must be valid JSON that
-// decodes (DisallowUnknownFields) into the receiving event type of this
-// package, with exactly its keys, the body, user agent and authorizer values
-// round-tripping and every other field equal to the context.
+// wsapi/mappingtemplates (disconnect.vtl and message.vtl) with the vtl
+// engine for arbitrary frames and authorizer context strings. Every
+// rendering must be valid JSON that decodes (DisallowUnknownFields) into the
+// receiving event type of this package, with exactly its keys, the body and
+// authorizer values round-tripping and every other field equal to the
+// context. The user agent gets the frame too: no template renders it, and a
+// hostile one must not change the rendering.
 //
 // Invalid UTF-8: API Gateway WebSocket frames that reach a template are text
 // (RFC 6455 requires text frames to be UTF-8) and the authorizer context is

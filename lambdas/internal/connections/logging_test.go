@@ -31,6 +31,10 @@ func TestLogAttrs(t *testing.T) {
 			if got := rc.LogAttrs(tt.ctx); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("LogAttrs() = %v, want %v", got, tt.want)
 			}
+			// The proxy-event functions log under the very same keys.
+			if got := RequestLogAttrs(tt.ctx, "api-req", "conn=", "$connect"); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("RequestLogAttrs() = %v, want %v", got, tt.want)
+			}
 		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"wsapi/mappingtemplates"
+	"wsapi/stacks"
 )
 
 func TestAPI(t *testing.T) {
@@ -35,7 +37,7 @@ func TestAPI(t *testing.T) {
 func TestNoFixedPhysicalNames(t *testing.T) {
 	nameProps := []string{"Name", "TableName", "FunctionName", "RoleName", "LogGroupName",
 		"UserPoolName", "ClientName", "StageName"}
-	for _, s := range []*synthesized{defaultStack(t), externalStack(t)} {
+	for _, s := range variants(t) {
 		for id, r := range s.json["Resources"].(map[string]any) {
 			p := props(r.(map[string]any))
 			for _, key := range nameProps {
@@ -106,17 +108,36 @@ func TestStage(t *testing.T) {
 		}
 	}
 
-	// A fresh account has no API Gateway logging role: the stack sets one,
-	// and the stage waits for it.
-	accountID, account := s.resource(t, "AWS::ApiGateway::Account", "ApiGatewayAccount")
-	roleID, role := s.resource(t, "AWS::IAM::Role", "ApiGatewayCloudWatchRole")
-	equalJSON(t, "account CloudWatch role", props(account)["CloudWatchRoleArn"], getAtt(roleID, "Arn"))
-	equalJSON(t, "logging role trust", props(role)["AssumeRolePolicyDocument"].(map[string]any)["Statement"],
-		[]any{map[string]any{"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": map[string]any{"Service": "apigateway.amazonaws.com"}}})
-	equalJSON(t, "stage DependsOn", stage["DependsOn"], []any{accountID})
-	if role["DeletionPolicy"] != "Retain" || account["DeletionPolicy"] != "Retain" {
-		t.Errorf("the account-level logging role and setting must be retained (other APIs use them): role %v, account %v",
-			role["DeletionPolicy"], account["DeletionPolicy"])
+	if bad := stacks.UndocumentedAccessLogVariables(format); len(bad) != 0 {
+		t.Errorf("access log format names variables AWS does not list for WebSocket APIs: %v", bad)
+	}
+
+	// The account's API Gateway logging role is set, when missing, by the
+	// custom resource; the stage waits for it. The stack owns no
+	// AWS::ApiGateway::Account and no logging role of its own.
+	settingID, setting := s.resource(t, "Custom::ApiGatewayCloudWatchRole", "ApiGatewayCloudWatchRoleSetting")
+	fnID, _ := s.resource(t, "AWS::Lambda::Function", "ApigwaccountFunction")
+	equalJSON(t, "custom resource", props(setting), map[string]any{
+		"ServiceToken": getAtt(fnID, "Arn"),
+		"RoleName":     "APIGatewayPushToCloudWatchLogs",
+		"RolePath":     "/",
+		"PolicyARN":    join("arn:", ref("AWS::Partition"), ":iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"),
+	})
+	if setting["DeletionPolicy"] != "Delete" {
+		// Its delete handler leaves the account setting alone; retaining
+		// the resource would only orphan it.
+		t.Errorf("custom resource DeletionPolicy = %v, want Delete", setting["DeletionPolicy"])
+	}
+	equalJSON(t, "stage DependsOn", stage["DependsOn"], []any{settingID})
+	for _, typ := range []string{"AWS::ApiGateway::Account"} {
+		if n := len(s.resources(typ)); n != 0 {
+			t.Errorf("%d %s: one setting per account and region must not belong to a stack", n, typ)
+		}
+	}
+	for id, role := range s.resources("AWS::IAM::Role") {
+		if strings.Contains(asJSON(props(role)["AssumeRolePolicyDocument"]), "apigateway.amazonaws.com") {
+			t.Errorf("%s is an API Gateway role of this stack; it would be orphaned or break other APIs' logs", id)
+		}
 	}
 }
 
@@ -155,12 +176,12 @@ func TestRoutesAndIntegrations(t *testing.T) {
 
 	cases := []struct {
 		key, function, template string
-		twoWay                  bool
+		proxy, twoWay           bool
 	}{
-		{"$connect", "ConnectFunction", mappingtemplates.Connect, false},
-		{"$disconnect", "DisconnectFunction", mappingtemplates.Disconnect, false},
-		{"sendmessage", "MessageFunction", mappingtemplates.Message, true},
-		{"$default", "MessageFunction", mappingtemplates.Message, true},
+		{key: "$connect", function: "ConnectFunction", proxy: true},
+		{key: "$disconnect", function: "DisconnectFunction", template: mappingtemplates.Disconnect},
+		{key: "sendmessage", function: "MessageFunction", template: mappingtemplates.Message, twoWay: true},
+		{key: "$default", function: "MessageFunction", template: mappingtemplates.Message, twoWay: true},
 	}
 	if len(routes) != len(cases) {
 		t.Errorf("routes: got %d, want exactly %d (%v)", len(routes), len(cases), slices.Sorted(maps.Keys(routes)))
@@ -189,16 +210,27 @@ func TestRoutesAndIntegrations(t *testing.T) {
 			equalJSON(t, "target", target, map[string]any{"Fn::Join": []any{"/", []any{"integrations", ref(integrationID)}}})
 			integration := props(integrations[integrationID])
 			fnID, _ := s.resource(t, "AWS::Lambda::Function", c.function)
-			equalJSON(t, "integration", integration, map[string]any{
-				"ApiId":                       ref("WebSocketApi"),
-				"IntegrationType":             "AWS",
-				"IntegrationMethod":           "POST",
-				"IntegrationUri":              invocationURI(fnID),
-				"TemplateSelectionExpression": `\$default`,
-				"RequestTemplates":            map[string]any{"$default": c.template},
-				"PassthroughBehavior":         "NEVER",
-				"TimeoutInMillis":             29000,
-			})
+			if c.proxy {
+				// $connect: the function's statusCode decides the handshake.
+				equalJSON(t, "integration", integration, map[string]any{
+					"ApiId":             ref("WebSocketApi"),
+					"IntegrationType":   "AWS_PROXY",
+					"IntegrationMethod": "POST",
+					"IntegrationUri":    invocationURI(fnID),
+					"TimeoutInMillis":   29000,
+				})
+			} else {
+				equalJSON(t, "integration", integration, map[string]any{
+					"ApiId":                       ref("WebSocketApi"),
+					"IntegrationType":             "AWS",
+					"IntegrationMethod":           "POST",
+					"IntegrationUri":              invocationURI(fnID),
+					"TemplateSelectionExpression": `\$default`,
+					"RequestTemplates":            map[string]any{"$default": c.template},
+					"PassthroughBehavior":         "NEVER",
+					"TimeoutInMillis":             29000,
+				})
+			}
 
 			// Two-way routes send what the function returns to the sender.
 			var integrationResponses, routeResponses []map[string]any
@@ -225,40 +257,91 @@ func TestRoutesAndIntegrations(t *testing.T) {
 				return
 			}
 			equalJSON(t, "route response selection", route["RouteResponseSelectionExpression"], "$default")
-			equalJSON(t, "integration responses", integrationResponses, []any{map[string]any{
-				"ApiId": ref("WebSocketApi"), "IntegrationId": ref(integrationID), "IntegrationResponseKey": "$default",
-			}})
+			// A success passes through $default; a function error (any
+			// non-empty errorMessage) becomes the internal error frame.
+			equalJSON(t, "integration responses", sortedJSON(anySlice(integrationResponses)), sortedJSON([]any{
+				map[string]any{"ApiId": ref("WebSocketApi"), "IntegrationId": ref(integrationID), "IntegrationResponseKey": "$default"},
+				map[string]any{
+					"ApiId": ref("WebSocketApi"), "IntegrationId": ref(integrationID),
+					"IntegrationResponseKey":      `/[\s\S]+/`,
+					"TemplateSelectionExpression": `\$default`,
+					"ResponseTemplates":           map[string]any{"$default": mappingtemplates.InternalError},
+				},
+			}))
 			equalJSON(t, "route responses", routeResponses, []any{map[string]any{
 				"ApiId": ref("WebSocketApi"), "RouteId": ref(routeID), "RouteResponseKey": "$default",
 			}})
 		})
 	}
-	cdkAssert(t, "no proxy integration", func() {
+	cdkAssert(t, "one proxy integration, for $connect", func() {
 		s.template.ResourcePropertiesCountIs(jsii.String("AWS::ApiGatewayV2::Integration"),
-			map[string]any{"IntegrationType": "AWS_PROXY"}, jsii.Number(0))
+			map[string]any{"IntegrationType": "AWS_PROXY"}, jsii.Number(1))
 	})
 	cdkAssert(t, "route and integration responses only for the two two-way routes", func() {
-		s.template.ResourceCountIs(jsii.String("AWS::ApiGatewayV2::IntegrationResponse"), jsii.Number(2))
+		s.template.ResourceCountIs(jsii.String("AWS::ApiGatewayV2::IntegrationResponse"), jsii.Number(4))
 		s.template.ResourceCountIs(jsii.String("AWS::ApiGatewayV2::RouteResponse"), jsii.Number(2))
 	})
+}
+
+func anySlice[T any](in []T) []any {
+	out := make([]any, len(in))
+	for i, v := range in {
+		out[i] = v
+	}
+	return out
+}
+
+// TestFunctionErrorKeyMatchesEveryErrorAndNoSuccess: the error key's regex
+// selects any non-empty errorMessage (Lambda's timeout, crash and init
+// messages among them), whether API Gateway anchors it or not, and never the
+// empty errorMessage of a successful invocation.
+func TestFunctionErrorKeyMatchesEveryErrorAndNoSuccess(t *testing.T) {
+	key := stacks.FunctionErrorResponseKey
+	if !strings.HasPrefix(key, "/") || !strings.HasSuffix(key, "/") {
+		t.Fatalf("key %q is not a /regex/ key", key)
+	}
+	pattern := key[1 : len(key)-1]
+	anchored := regexp.MustCompile(`^(?:` + pattern + `)$`)
+	unanchored := regexp.MustCompile(pattern)
+	for _, msg := range []string{
+		"2026-11-28T10:00:00.000Z 5b2e Task timed out after 25.03 seconds",
+		"RequestId: 5b2e Error: Runtime exited with error: signal: killed",
+		"Runtime.ExitError",
+		"line one\nline two",
+		"x",
+	} {
+		if !anchored.MatchString(msg) || !unanchored.MatchString(msg) {
+			t.Errorf("%s does not select errorMessage %q", key, msg)
+		}
+	}
+	if anchored.MatchString("") || unanchored.MatchString("") {
+		t.Errorf("%s selects the empty errorMessage of a success", key)
+	}
 }
 
 // TestTemplatesAreTheVTLFiles reads the files themselves: what is deployed
 // is byte for byte what is reviewed (and rendered by the VTL tests).
 func TestTemplatesAreTheVTLFiles(t *testing.T) {
 	s := defaultStack(t)
-	for prefix, file := range map[string]string{
-		"ConnectIntegration": "connect.vtl", "DisconnectIntegration": "disconnect.vtl",
-		"SendMessageIntegration": "message.vtl", "DefaultIntegration": "message.vtl",
-	} {
+	read := func(file string) string {
 		text, err := os.ReadFile(filepath.Join("..", "mappingtemplates", file))
 		if err != nil {
 			t.Fatal(err)
 		}
+		return string(text)
+	}
+	for prefix, file := range map[string]string{
+		"DisconnectIntegration": "disconnect.vtl", "SendMessageIntegration": "message.vtl", "DefaultIntegration": "message.vtl",
+	} {
 		_, integration := s.resource(t, "AWS::ApiGatewayV2::Integration", prefix)
-		got := props(integration)["RequestTemplates"].(map[string]any)["$default"]
-		if got != string(text) {
+		if got := props(integration)["RequestTemplates"].(map[string]any)["$default"]; got != read(file) {
 			t.Errorf("%s request template differs from mappingtemplates/%s", prefix, file)
+		}
+	}
+	for _, prefix := range []string{"SendMessageFunctionErrorResponse", "DefaultFunctionErrorResponse"} {
+		_, response := s.resource(t, "AWS::ApiGatewayV2::IntegrationResponse", prefix)
+		if got := props(response)["ResponseTemplates"].(map[string]any)["$default"]; got != read("internal_error.vtl") {
+			t.Errorf("%s response template differs from mappingtemplates/internal_error.vtl", prefix)
 		}
 	}
 }

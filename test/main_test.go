@@ -66,6 +66,9 @@ var (
 
 	externalOnce  sync.Once
 	externalSynth *synthesized
+
+	headerOnce  sync.Once
+	headerSynth *synthesized
 )
 
 // defaultStack is the stack with every prop at its default.
@@ -93,6 +96,32 @@ func externalStack(t *testing.T) *synthesized {
 	t.Helper()
 	externalOnce.Do(func() { externalSynth = synth(externalProps) })
 	return externalSynth
+}
+
+// headerProps keep the Cognito user pool but read the token from a header,
+// accept Cognito ID tokens too, and name their own account logging role.
+var headerProps = stacks.WebSocketStackProps{
+	IdentitySource:               "route.request.header.Authorization",
+	AllowedTokenUse:              []string{"access", "id"},
+	APIGatewayCloudWatchRoleName: "ChatApiGatewayLogs",
+	APIGatewayCloudWatchRolePath: "/service-role/",
+}
+
+func headerStack(t *testing.T) *synthesized {
+	t.Helper()
+	headerOnce.Do(func() { headerSynth = synth(headerProps) })
+	return headerSynth
+}
+
+// variants are all the stacks the tests synthesize, by name: checks that
+// hold for any props (cfn-lint, cdk-nag, physical names) run on each.
+func variants(t *testing.T) map[string]*synthesized {
+	t.Helper()
+	return map[string]*synthesized{
+		"default":         defaultStack(t),
+		"external-issuer": externalStack(t),
+		"header-identity": headerStack(t),
+	}
 }
 
 // cdkAssert runs a CDK assertion, turning the panic jsii raises on failure

@@ -52,14 +52,17 @@ func functionSpecs(s *synthesized, t *testing.T) []functionSpec {
 	clientID, _ := s.resource(t, "AWS::Cognito::UserPoolClient", "UserPoolCliClient")
 	issuer := join("https://", getAtt(poolID, "ProviderURL"))
 	table := getAtt(tableID, "Arn")
+	accountARN := join("arn:", ref("AWS::Partition"), ":apigateway:", ref("AWS::Region"), "::/account")
+	logRoleARN := join("arn:", ref("AWS::Partition"), ":iam::", ref("AWS::AccountId"), ":role/APIGatewayPushToCloudWatchLogs")
 	return []functionSpec{
 		{
 			name: "AuthorizerFunction", memory: 256, timeout: 10,
 			env: map[string]any{
-				"ISSUER_URL":      issuer,
-				"AUDIENCE":        ref(clientID),
-				"JWKS_URL":        join("https://", getAtt(poolID, "ProviderURL"), "/.well-known/jwks.json"),
-				"IDENTITY_SOURCE": "route.request.querystring.token",
+				"ISSUER_URL":        issuer,
+				"AUDIENCE":          ref(clientID),
+				"JWKS_URL":          join("https://", getAtt(poolID, "ProviderURL"), "/.well-known/jwks.json"),
+				"IDENTITY_SOURCE":   "route.request.querystring.token",
+				"ALLOWED_TOKEN_USE": "access",
 			},
 			statements: nil, // no data access at all
 		},
@@ -92,13 +95,27 @@ func functionSpecs(s *synthesized, t *testing.T) []functionSpec {
 				map[string]any{"Action": "execute-api:ManageConnections", "Effect": "Allow", "Resource": executeAPIARN("prod/POST/@connections/*")},
 			},
 		},
+		{
+			// Sets API Gateway's account-level logging role when there is none.
+			name: "ApigwaccountFunction", memory: 128, timeout: 300,
+			statements: []any{
+				map[string]any{"Action": []any{"apigateway:GET", "apigateway:PATCH"}, "Effect": "Allow", "Resource": accountARN},
+				map[string]any{"Action": []any{"iam:CreateRole", "iam:GetRole"}, "Effect": "Allow", "Resource": logRoleARN},
+				map[string]any{"Action": "iam:AttachRolePolicy", "Effect": "Allow", "Resource": logRoleARN, "Condition": map[string]any{
+					"ArnEquals": map[string]any{"iam:PolicyARN": join("arn:", ref("AWS::Partition"), ":iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")},
+				}},
+				map[string]any{"Action": "iam:PassRole", "Effect": "Allow", "Resource": logRoleARN, "Condition": map[string]any{
+					"StringEquals": map[string]any{"iam:PassedToService": "apigateway.amazonaws.com"},
+				}},
+			},
+		},
 	}
 }
 
 func TestFunctions(t *testing.T) {
 	s := defaultStack(t)
-	cdkAssert(t, "four functions", func() {
-		s.template.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(4))
+	cdkAssert(t, "five functions", func() {
+		s.template.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(5))
 	})
 	for _, spec := range functionSpecs(s, t) {
 		t.Run(spec.name, func(t *testing.T) {
@@ -115,7 +132,11 @@ func TestFunctions(t *testing.T) {
 			})
 			equalJSON(t, "log retention", props(logs)["RetentionInDays"], 30)
 			equalJSON(t, "role", p["Role"], getAtt(roleID, "Arn"))
-			equalJSON(t, "environment", p["Environment"], map[string]any{"Variables": spec.env})
+			if spec.env == nil {
+				equalJSON(t, "environment", p["Environment"], nil)
+			} else {
+				equalJSON(t, "environment", p["Environment"], map[string]any{"Variables": spec.env})
+			}
 			code, _ := p["Code"].(map[string]any)
 			if key, _ := code["S3Key"].(string); !strings.HasSuffix(key, ".zip") || len(key) != 64+len(".zip") {
 				t.Errorf("code S3Key %q: want the asset's output hash", key)
@@ -261,7 +282,7 @@ func TestOutputs(t *testing.T) {
 // the authorizer trusts exactly what the props say.
 func TestExternalIssuer(t *testing.T) {
 	s := externalStack(t)
-	for _, typ := range []string{"AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient", "AWS::ApiGateway::Account"} {
+	for _, typ := range []string{"AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient", "AWS::ApiGateway::Account", "Custom::ApiGatewayCloudWatchRole"} {
 		if n := len(s.resources(typ)); n != 0 {
 			t.Errorf("%d %s, want none", n, typ)
 		}
@@ -271,6 +292,8 @@ func TestExternalIssuer(t *testing.T) {
 		"ISSUER_URL":      "https://login.example.com/tenant",
 		"AUDIENCE":        "api://chat",
 		"IDENTITY_SOURCE": "route.request.header.Authorization",
+		// No token_use list with an external issuer: the check is off.
+		"ALLOWED_TOKEN_USE": "*",
 	}})
 	_, stage := s.resource(t, "AWS::ApiGatewayV2::Stage", "Stage")
 	equalJSON(t, "stage", []any{props(stage)["StageName"], props(stage)["DefaultRouteSettings"], stage["DependsOn"]},
@@ -298,4 +321,21 @@ func sortedJSON(values []any) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestHeaderIdentityVariant: the props of the header variant reach the
+// authorizer and the account logging role's custom resource.
+func TestHeaderIdentityVariant(t *testing.T) {
+	s := headerStack(t)
+	_, fn := s.resource(t, "AWS::Lambda::Function", "AuthorizerFunction")
+	env := props(fn)["Environment"].(map[string]any)["Variables"].(map[string]any)
+	equalJSON(t, "identity source and token_use", []any{env["IDENTITY_SOURCE"], env["ALLOWED_TOKEN_USE"]},
+		[]any{"route.request.header.Authorization", "access,id"})
+	_, setting := s.resource(t, "Custom::ApiGatewayCloudWatchRole", "ApiGatewayCloudWatchRoleSetting")
+	equalJSON(t, "role name and path", []any{props(setting)["RoleName"], props(setting)["RolePath"]},
+		[]any{"ChatApiGatewayLogs", "/service-role/"})
+	_, policy := s.resource(t, "AWS::IAM::Policy", "ApigwaccountRoleDefaultPolicy")
+	if !strings.Contains(asJSON(policy), ":role/service-role/ChatApiGatewayLogs") {
+		t.Errorf("the custom resource's IAM grants do not name the configured role: %s", asJSON(policy))
+	}
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"reflect"
@@ -33,6 +35,12 @@ func TestAuthorize(t *testing.T) {
 	}
 	sub := valid["sub"].(string)
 	defaultContext := map[string]any{"sub": sub, "username": "alice", "email": "alice@example.com", "scope": ""}
+	// access is a Cognito access token: client_id, no aud.
+	access := with(valid, map[string]any{
+		"aud": nil, "cognito:username": nil, "email": nil, "token_use": "access",
+		"client_id": testAudience, "username": "alice", "scope": "openid email",
+	})
+	accessContext := map[string]any{"sub": sub, "username": "alice", "email": "", "scope": "openid email"}
 	header := func(name, value string) func(string) Request {
 		return func(string) Request {
 			r := connectRequest("")
@@ -46,6 +54,8 @@ func TestAuthorize(t *testing.T) {
 		token  func(t *testing.T) string
 		source string                   // identity source; default route.request.querystring.token
 		req    func(tok string) Request // default connectRequest
+		// tokenUse is ALLOWED_TOKEN_USE; default testTokenUse.
+		tokenUse string
 		// want is the authorizer context of an Allow; nil means refused
 		// with wantReason.
 		want       map[string]any
@@ -56,14 +66,7 @@ func TestAuthorize(t *testing.T) {
 	}{
 		{name: "valid RS256", token: rs256(with(valid, map[string]any{"username": "not-this-one"})), want: defaultContext},
 		{name: "valid ES256", token: func(t *testing.T) string { return sign(t, jwt.SigningMethodES256, ecKID, k.ec, valid) }, want: defaultContext},
-		{
-			name: "Cognito access token: client_id, no aud",
-			token: rs256(with(valid, map[string]any{
-				"aud": nil, "cognito:username": nil, "email": nil, "token_use": "access",
-				"client_id": testAudience, "username": "alice", "scope": "openid email",
-			})),
-			want: map[string]any{"sub": sub, "username": "alice", "email": "", "scope": "openid email"},
-		},
+		{name: "Cognito access token: client_id, no aud", token: rs256(access), want: accessContext},
 		{
 			name: "aud list, scope list, preferred_username",
 			token: rs256(with(valid, map[string]any{
@@ -86,6 +89,49 @@ func TestAuthorize(t *testing.T) {
 		{name: "issuer differs by a trailing slash", token: rs256(with(valid, map[string]any{"iss": testIssuer + "/"})), wantReason: "bad_issuer"},
 		{name: "wrong audience", token: rs256(with(valid, map[string]any{"aud": "someone-else"})), wantReason: "bad_audience"},
 		{name: "wrong client_id, no aud", token: rs256(with(valid, map[string]any{"aud": nil, "client_id": "someone-else"})), wantReason: "bad_audience"},
+		{
+			// An access token for another API of the same app client.
+			name:       "aud for another API, matching client_id",
+			token:      rs256(with(access, map[string]any{"aud": "https://other-api.example.com"})),
+			wantReason: "bad_audience",
+		},
+		{
+			name:       "aud list without ours, matching client_id",
+			token:      rs256(with(access, map[string]any{"aud": []string{"https://other-api.example.com", "another"}})),
+			wantReason: "bad_audience",
+		},
+		{name: "empty aud list, matching client_id", token: rs256(with(access, map[string]any{"aud": []string{}})), wantReason: "bad_audience"},
+		{name: "empty aud string, matching client_id", token: rs256(with(access, map[string]any{"aud": ""})), wantReason: "bad_audience"},
+		{
+			name: "aud null, matching client_id",
+			token: func(t *testing.T) string {
+				payload, err := json.Marshal(with(access, map[string]any{"aud": json.RawMessage("null")}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return signPayload(t, rsaKID, k.rsa, payload)
+			},
+			wantReason: "bad_audience",
+		},
+		{name: "aud of the wrong type", token: rs256(with(access, map[string]any{"aud": 42})), wantReason: "malformed"},
+		{
+			name:  "aud matches, client_id of another",
+			token: rs256(with(valid, map[string]any{"client_id": "someone-else"})),
+			want:  defaultContext,
+		},
+		{
+			// RFC 9068: the resource server is in aud.
+			name:  "access token with aud, no client_id",
+			token: rs256(with(access, map[string]any{"aud": testAudience, "client_id": nil})),
+			want:  accessContext,
+		},
+		{name: "no token_use", token: rs256(with(valid, map[string]any{"token_use": nil})), wantReason: "token_use_missing"},
+		{name: "token_use not in the list", token: rs256(with(valid, map[string]any{"token_use": "refresh"})), wantReason: "token_use_not_allowed"},
+		{name: "token_use not a string", token: rs256(with(valid, map[string]any{"token_use": []string{"id"}})), wantReason: "token_use_not_allowed"},
+		{name: "ID token where only access tokens are", token: rs256(valid), tokenUse: "access", wantReason: "token_use_not_allowed"},
+		{name: "access token where only access tokens are", token: rs256(access), tokenUse: "access", want: accessContext},
+		{name: "any token_use: none", token: rs256(with(valid, map[string]any{"token_use": nil})), tokenUse: "*", want: defaultContext},
+		{name: "any token_use: not a string", token: rs256(with(valid, map[string]any{"token_use": 7})), tokenUse: "*", want: defaultContext},
 		{name: "missing sub", token: rs256(with(valid, map[string]any{"sub": nil})), wantReason: "missing_sub"},
 		{name: "empty sub", token: rs256(with(valid, map[string]any{"sub": ""})), wantReason: "missing_sub"},
 		{
@@ -190,9 +236,26 @@ func TestAuthorize(t *testing.T) {
 			wantReason: "token_too_large",
 		},
 		{
-			name:       "claim over the context cap",
-			token:      rs256(with(valid, map[string]any{"email": strings.Repeat("a", maxContextValueBytes) + "@example.com"})),
-			wantReason: "claim_too_large",
+			// 4,500 bytes of email: under the budget as a string, 9,000
+			// encoded. The token carries U+2028 as 3 bytes, not 6.
+			name: "email of U+2028 emptied to fit",
+			token: func(t *testing.T) string {
+				claims := with(valid, map[string]any{"email": strings.Repeat("\u2028", 1500), "scope": "openid"})
+				payload, err := json.Marshal(claims)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return signPayload(t, rsaKID, k.rsa, bytes.ReplaceAll(payload, []byte(`\u2028`), []byte("\u2028")))
+			},
+			sizeOK: func(n int) bool { return n <= maxTokenBytes },
+			want:   map[string]any{"sub": sub, "username": "alice", "email": "", "scope": ""},
+		},
+		{
+			// sub is both the principal and a context value.
+			name:       "sub too large for the result",
+			token:      rs256(with(valid, map[string]any{"sub": strings.Repeat("s", resultBudgetBytes/2)})),
+			sizeOK:     func(n int) bool { return n <= maxTokenBytes },
+			wantReason: "result_too_large",
 		},
 		{
 			name:   "header source with Bearer",
@@ -238,7 +301,11 @@ func TestAuthorize(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newJWKSServer(t)
-			verifier := newVerifier(t, srv, VerifierOptions{})
+			tokenUse := tt.tokenUse
+			if tokenUse == "" {
+				tokenUse = testTokenUse
+			}
+			verifier := newVerifier(t, srv, VerifierOptions{AllowedTokenUse: mustTokenUse(t, tokenUse)})
 			expr := tt.source
 			if expr == "" {
 				expr = "route.request.querystring.token"

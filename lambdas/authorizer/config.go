@@ -4,29 +4,34 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
+	"unicode"
 )
 
 // The environment variables the CDK stack sets.
 const (
-	envIssuerURL      = "ISSUER_URL"
-	envAudience       = "AUDIENCE"
-	envJWKSURL        = "JWKS_URL"
-	envIdentitySource = "IDENTITY_SOURCE"
+	envIssuerURL       = "ISSUER_URL"
+	envAudience        = "AUDIENCE"
+	envJWKSURL         = "JWKS_URL"
+	envIdentitySource  = "IDENTITY_SOURCE"
+	envAllowedTokenUse = "ALLOWED_TOKEN_USE"
 )
 
 // Config is the authorizer's configuration, read once at cold start.
 type Config struct {
 	// IssuerURL is the exact "iss" a token must carry.
 	IssuerURL string
-	// Audience must be one of the token's "aud" values or, for Cognito
-	// access tokens, which have no "aud", equal its "client_id".
+	// Audience must be one of the token's "aud" values; only a token
+	// without "aud" (a Cognito access token) may match on "client_id".
 	Audience string
 	// JWKSURL is the issuer's key set; empty means discover it from
 	// IssuerURL's OpenID configuration.
 	JWKSURL string
 	// IdentitySource says where in the $connect request the token is.
 	IdentitySource IdentitySource
+	// AllowedTokenUse is the "token_use" allow-list, or no check at all.
+	AllowedTokenUse TokenUsePolicy
 }
 
 // LoadConfig reads and checks the configuration. getenv is os.Getenv in
@@ -56,6 +61,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("%s: %w", envIdentitySource, err))
 	}
 	cfg.IdentitySource = src
+	use, err := parseTokenUsePolicy(getenv(envAllowedTokenUse))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", envAllowedTokenUse, err))
+	}
+	cfg.AllowedTokenUse = use
 
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
@@ -149,4 +159,72 @@ func (s IdentitySource) String() string {
 		return headerPrefix + s.name
 	}
 	return ""
+}
+
+// anyTokenUse is the ALLOWED_TOKEN_USE value that turns the check off.
+const anyTokenUse = "*"
+
+// TokenUsePolicy says which "token_use" values a token may carry. The zero
+// value is not a policy: NewJWTVerifier refuses it, so forgetting to set one
+// cannot silently turn the check off.
+type TokenUsePolicy struct {
+	anyUse  bool     // "*": any value, or none, is accepted
+	allowed []string // otherwise the token must carry one of these
+}
+
+// parseTokenUsePolicy reads ALLOWED_TOKEN_USE: exactly "*", or a
+// comma-separated list such as "access" or "access,id". Items are trimmed;
+// an empty item or one with inner white space is refused, as is "*" inside
+// a list, whose meaning would be unclear.
+func parseTokenUsePolicy(v string) (TokenUsePolicy, error) {
+	if strings.TrimSpace(v) == "" {
+		return TokenUsePolicy{}, errors.New(`required, not set (a comma-separated list such as "access", or "*")`)
+	}
+	if strings.TrimSpace(v) == anyTokenUse {
+		return TokenUsePolicy{anyUse: true}, nil
+	}
+	var allowed []string
+	for i, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		switch {
+		case item == "":
+			return TokenUsePolicy{}, fmt.Errorf("item %d of %q is empty", i+1, v)
+		case strings.IndexFunc(item, unicode.IsSpace) >= 0:
+			return TokenUsePolicy{}, fmt.Errorf("item %q has white space", item)
+		case item == anyTokenUse:
+			return TokenUsePolicy{}, fmt.Errorf("%q: %q must stand alone", v, anyTokenUse)
+		}
+		if !slices.Contains(allowed, item) {
+			allowed = append(allowed, item)
+		}
+	}
+	return TokenUsePolicy{allowed: allowed}, nil
+}
+
+// check refuses a token_use claim the policy does not allow. v is the
+// decoded claim: nil when absent (or null), any JSON type otherwise.
+func (p TokenUsePolicy) check(v any) error {
+	if p.anyUse {
+		return nil
+	}
+	if v == nil {
+		return errTokenUseMissing
+	}
+	// A non-string value can equal no listed value.
+	if s, ok := v.(string); !ok || !slices.Contains(p.allowed, s) {
+		return errTokenUseNotAllowed
+	}
+	return nil
+}
+
+// isZero reports an unset policy.
+func (p TokenUsePolicy) isZero() bool { return !p.anyUse && len(p.allowed) == 0 }
+
+// String returns the policy as ALLOWED_TOKEN_USE spells it, for the cold
+// start log.
+func (p TokenUsePolicy) String() string {
+	if p.anyUse {
+		return anyTokenUse
+	}
+	return strings.Join(p.allowed, ",")
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -8,9 +10,10 @@ import (
 
 func TestLoadConfig(t *testing.T) {
 	valid := map[string]string{
-		envIssuerURL:      testIssuer,
-		envAudience:       testAudience,
-		envIdentitySource: "route.request.querystring.token",
+		envIssuerURL:       testIssuer,
+		envAudience:        testAudience,
+		envIdentitySource:  "route.request.querystring.token",
+		envAllowedTokenUse: "access",
 	}
 	env := func(changes map[string]string) func(string) string {
 		m := map[string]string{}
@@ -23,6 +26,7 @@ func TestLoadConfig(t *testing.T) {
 		return func(k string) string { return m[k] }
 	}
 
+	access := TokenUsePolicy{allowed: []string{"access"}}
 	tests := []struct {
 		name    string
 		getenv  func(string) string
@@ -34,7 +38,8 @@ func TestLoadConfig(t *testing.T) {
 			getenv: env(nil),
 			want: Config{
 				IssuerURL: testIssuer, Audience: testAudience,
-				IdentitySource: IdentitySource{kind: sourceQueryString, name: "token"},
+				IdentitySource:  IdentitySource{kind: sourceQueryString, name: "token"},
+				AllowedTokenUse: access,
 			},
 		},
 		{
@@ -45,10 +50,40 @@ func TestLoadConfig(t *testing.T) {
 			}),
 			want: Config{
 				IssuerURL: testIssuer, Audience: testAudience, JWKSURL: testIssuer + "/.well-known/jwks.json",
-				IdentitySource: IdentitySource{kind: sourceHeader, name: "Authorization"},
+				IdentitySource:  IdentitySource{kind: sourceHeader, name: "Authorization"},
+				AllowedTokenUse: access,
 			},
 		},
-		{name: "nothing set", getenv: func(string) string { return "" }, wantErr: []string{"ISSUER_URL: required", "AUDIENCE: required", "IDENTITY_SOURCE: required"}},
+		{
+			name:   "token_use list, items trimmed",
+			getenv: env(map[string]string{envAllowedTokenUse: " access , id "}),
+			want: Config{
+				IssuerURL: testIssuer, Audience: testAudience,
+				IdentitySource:  IdentitySource{kind: sourceQueryString, name: "token"},
+				AllowedTokenUse: TokenUsePolicy{allowed: []string{"access", "id"}},
+			},
+		},
+		{
+			name:   "token_use not checked",
+			getenv: env(map[string]string{envAllowedTokenUse: "*"}),
+			want: Config{
+				IssuerURL: testIssuer, Audience: testAudience,
+				IdentitySource:  IdentitySource{kind: sourceQueryString, name: "token"},
+				AllowedTokenUse: TokenUsePolicy{anyUse: true},
+			},
+		},
+		{name: "nothing set", getenv: func(string) string { return "" }, wantErr: []string{"ISSUER_URL: required", "AUDIENCE: required", "IDENTITY_SOURCE: required", "ALLOWED_TOKEN_USE: required"}},
+		{name: "token_use unset", getenv: env(map[string]string{envAllowedTokenUse: ""}), wantErr: []string{"ALLOWED_TOKEN_USE: required"}},
+		{name: "token_use only white space", getenv: env(map[string]string{envAllowedTokenUse: " \t"}), wantErr: []string{"ALLOWED_TOKEN_USE: required"}},
+		{name: "token_use empty item", getenv: env(map[string]string{envAllowedTokenUse: "access,,id"}), wantErr: []string{"ALLOWED_TOKEN_USE", "item 2", "empty"}},
+		{name: "token_use trailing comma", getenv: env(map[string]string{envAllowedTokenUse: "access, "}), wantErr: []string{"ALLOWED_TOKEN_USE", "empty"}},
+		{name: "token_use item with a space", getenv: env(map[string]string{envAllowedTokenUse: "access,i d"}), wantErr: []string{"ALLOWED_TOKEN_USE", "white space"}},
+		{name: "token_use star in a list", getenv: env(map[string]string{envAllowedTokenUse: "access,*"}), wantErr: []string{"ALLOWED_TOKEN_USE", "stand alone"}},
+		{
+			name:    "every problem at once",
+			getenv:  env(map[string]string{envAudience: "", envAllowedTokenUse: ","}),
+			wantErr: []string{"AUDIENCE: required", "ALLOWED_TOKEN_USE", "empty"},
+		},
 		{name: "issuer over http", getenv: env(map[string]string{envIssuerURL: "http://issuer.example.com"}), wantErr: []string{"ISSUER_URL", "https"}},
 		{name: "issuer not absolute", getenv: env(map[string]string{envIssuerURL: "issuer.example.com"}), wantErr: []string{"ISSUER_URL"}},
 		{name: "issuer with query", getenv: env(map[string]string{envIssuerURL: testIssuer + "?x=1"}), wantErr: []string{"ISSUER_URL", "query"}},
@@ -103,5 +138,41 @@ func TestIdentitySourceString(t *testing.T) {
 				t.Errorf("String() = %q, want %q", got, expr)
 			}
 		})
+	}
+}
+
+// TestTokenUsePolicy pins which token_use claims each policy lets through;
+// the claim arrives decoded, so nil is an absent (or null) claim.
+func TestTokenUsePolicy(t *testing.T) {
+	tests := []struct {
+		policy  string
+		claim   any
+		wantErr error
+	}{
+		{policy: "access", claim: "access"},
+		{policy: "access", claim: "id", wantErr: errTokenUseNotAllowed},
+		{policy: "access", claim: "Access", wantErr: errTokenUseNotAllowed},
+		{policy: "access", claim: nil, wantErr: errTokenUseMissing},
+		{policy: "access", claim: "", wantErr: errTokenUseNotAllowed},
+		{policy: "access", claim: []any{"access"}, wantErr: errTokenUseNotAllowed},
+		{policy: "access", claim: float64(1), wantErr: errTokenUseNotAllowed},
+		{policy: "access,id", claim: "id"},
+		{policy: "*", claim: "anything"},
+		{policy: "*", claim: nil},
+		{policy: "*", claim: float64(1)},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s/%v", tt.policy, tt.claim), func(t *testing.T) {
+			p := mustTokenUse(t, tt.policy)
+			if got := p.String(); got != tt.policy {
+				t.Errorf("String() = %q, want %q", got, tt.policy)
+			}
+			if err := p.check(tt.claim); !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {
+				t.Errorf("check(%#v) = %v, want %v", tt.claim, err, tt.wantErr)
+			}
+		})
+	}
+	if !(TokenUsePolicy{}).isZero() {
+		t.Error("the zero policy is not reported as unset")
 	}
 }

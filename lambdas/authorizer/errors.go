@@ -16,14 +16,16 @@ var ErrUnauthorized = errors.New("Unauthorized")
 // Refusals this package decides itself; library errors are matched as they
 // come (see reasons).
 var (
-	errMissingToken     = errors.New("missing token")
-	errTokenTooLarge    = errors.New("token too large")
-	errAlgNotAllowed    = errors.New("signing algorithm not allowed")
-	errUnknownKID       = errors.New("unknown key ID")
-	errBadAudience      = errors.New("audience mismatch")
-	errMissingSubject   = errors.New("missing sub claim")
-	errClaimTooLarge    = errors.New("claim too large for the authorizer context")
-	errMissingMethodARN = errors.New("event has no methodArn")
+	errMissingToken       = errors.New("missing token")
+	errTokenTooLarge      = errors.New("token too large")
+	errAlgNotAllowed      = errors.New("signing algorithm not allowed")
+	errUnknownKID         = errors.New("unknown key ID")
+	errBadAudience        = errors.New("audience mismatch")
+	errTokenUseMissing    = errors.New("missing token_use claim")
+	errTokenUseNotAllowed = errors.New("token_use not allowed")
+	errMissingSubject     = errors.New("missing sub claim")
+	errResultTooLarge     = errors.New("authorizer result over its size budget")
+	errMissingMethodARN   = errors.New("event has no methodArn")
 )
 
 // reasons maps an error to the reason a refusal is logged with. It is the one
@@ -46,13 +48,15 @@ var reasons = []struct {
 	{keyfunc.ErrKeyfunc, "key_mismatch", slog.LevelWarn},
 	{jwt.ErrTokenInvalidIssuer, "bad_issuer", slog.LevelWarn},
 	{errBadAudience, "bad_audience", slog.LevelWarn},
+	{errTokenUseMissing, "token_use_missing", slog.LevelWarn},
+	{errTokenUseNotAllowed, "token_use_not_allowed", slog.LevelWarn},
 	// exp or iss absent: jwt reports both as a missing required claim.
 	{jwt.ErrTokenRequiredClaimMissing, "missing_claim", slog.LevelWarn},
 	{errMissingSubject, "missing_sub", slog.LevelWarn},
 	{jwt.ErrTokenUsedBeforeIssued, "issued_in_future", slog.LevelWarn},
 	{jwt.ErrTokenNotValidYet, "not_yet_valid", slog.LevelInfo},
 	{jwt.ErrTokenExpired, "expired", slog.LevelInfo},
-	{errClaimTooLarge, "claim_too_large", slog.LevelWarn},
+	{errResultTooLarge, "result_too_large", slog.LevelWarn},
 	{jwt.ErrTokenUnverifiable, "unverifiable", slog.LevelWarn},
 }
 

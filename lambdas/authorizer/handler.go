@@ -10,12 +10,39 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 )
 
-// maxContextValueBytes caps each authorizer context value. API Gateway
-// refuses authorizer results over 8 KB; four capped values, the policy and
-// the principal stay well under that. A token whose values exceed the cap is
-// refused rather than truncated: downstream code would otherwise see a
-// username or scope the issuer never issued.
-const maxContextValueBytes = 1024
+// The size rule (see the package doc). API Gateway refuses an authorizer
+// result over 8 KB, and a refused result is a 500, not a 401. The budget is
+// checked on json.Marshal of the whole response, which is never shorter than
+// what the runtime sends save for its trailing newline: the runtime's
+// encoder leaves <, > and & unescaped, and both escape U+2028, U+2029 and
+// invalid UTF-8 alike.
+const (
+	maxResultBytes = 8192
+	// resultMarginBytes is kept free below the limit for what the budget
+	// cannot see, as API Gateway does not document how it counts: the
+	// runtime's trailing newline, and a re-encoding with white space
+	// between the response's fixed JSON tokens. Two-space indentation adds
+	// 144 bytes to this response whatever its values (TestResultMargin
+	// pins it); 192 leaves room for a few more.
+	resultMarginBytes = 192
+	// resultBudgetBytes is what the encoded response may use.
+	resultBudgetBytes = maxResultBytes - resultMarginBytes
+)
+
+// The authorizer context keys. The mapping templates rely on every key being
+// present, "" when the token lacks the claim.
+const (
+	contextSub      = "sub"
+	contextUsername = "username"
+	contextEmail    = "email"
+	contextScope    = "scope"
+)
+
+// emptiedFirst lists the optional context values in the order they are
+// emptied when the result is over budget: scope first, as an empty scope can
+// only trust the client with less, then email, then username. sub is never
+// altered: it is who connected.
+var emptiedFirst = []string{contextScope, contextEmail, contextUsername}
 
 // Claims are what the handler needs from a verified token.
 type Claims struct {
@@ -81,48 +108,50 @@ func (h *Handler) Handle(ctx context.Context, req Request) (events.APIGatewayCus
 		slog.String("apiRequestId", req.RequestContext.RequestID),
 		slog.String("connectionId", req.ConnectionID),
 	}
-	resp, err := h.authorize(ctx, req)
+	resp, emptied, err := h.authorize(ctx, req)
 	if err != nil {
 		// Only the reason: err may quote parts of the token.
 		reason, level := refusalReason(err)
 		h.logger.LogAttrs(ctx, level, "connection refused", append(ids, slog.String("reason", reason))...)
 		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
 	}
+	if len(emptied) > 0 {
+		// Key names only: the values are the token's claims.
+		h.logger.LogAttrs(ctx, slog.LevelWarn, "context values emptied to fit the result size budget",
+			append(ids, slog.Any("emptied", emptied), slog.Int("budgetBytes", resultBudgetBytes))...)
+	}
 	h.logger.LogAttrs(ctx, slog.LevelInfo, "connection allowed", ids...)
 	return resp, nil
 }
 
-func (h *Handler) authorize(ctx context.Context, req Request) (events.APIGatewayCustomAuthorizerResponse, error) {
+// authorize returns the Allow answer and the context keys it emptied to fit
+// the budget, or the reason for a refusal.
+func (h *Handler) authorize(ctx context.Context, req Request) (events.APIGatewayCustomAuthorizerResponse, []string, error) {
 	if req.MethodArn == "" {
-		return events.APIGatewayCustomAuthorizerResponse{}, errMissingMethodARN
+		return events.APIGatewayCustomAuthorizerResponse{}, nil, errMissingMethodARN
 	}
 	token := h.source.token(req)
 	switch {
 	case token == "":
-		return events.APIGatewayCustomAuthorizerResponse{}, errMissingToken
+		return events.APIGatewayCustomAuthorizerResponse{}, nil, errMissingToken
 	case len(token) > maxTokenBytes:
 		// Refused before any parsing.
-		return events.APIGatewayCustomAuthorizerResponse{}, errTokenTooLarge
+		return events.APIGatewayCustomAuthorizerResponse{}, nil, errTokenTooLarge
 	}
 	claims, err := h.verifier.Verify(ctx, token)
 	if err != nil {
-		return events.APIGatewayCustomAuthorizerResponse{}, fmt.Errorf("authorize: %w", err)
+		return events.APIGatewayCustomAuthorizerResponse{}, nil, fmt.Errorf("authorize: %w", err)
 	}
-	// Every key is always present, "" when the token lacks the claim, and
-	// every value is a string: the mapping templates rely on both.
-	values := map[string]string{
-		"sub":      claims.Subject,
-		"username": claims.Username,
-		"email":    claims.Email,
-		"scope":    claims.Scope,
+	resp := allowResponse(req.MethodArn, claims)
+	emptied, err := fitResult(&resp)
+	if err != nil {
+		return events.APIGatewayCustomAuthorizerResponse{}, nil, fmt.Errorf("authorize: %w", err)
 	}
-	authContext := make(map[string]any, len(values))
-	for key, v := range values {
-		if len(v) > maxContextValueBytes {
-			return events.APIGatewayCustomAuthorizerResponse{}, fmt.Errorf("authorize: %s: %w", key, errClaimTooLarge)
-		}
-		authContext[key] = v
-	}
+	return resp, emptied, nil
+}
+
+// allowResponse is the Allow answer for claims, before the size rule.
+func allowResponse(methodARN string, claims Claims) events.APIGatewayCustomAuthorizerResponse {
 	return events.APIGatewayCustomAuthorizerResponse{
 		PrincipalID: claims.Subject,
 		PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{
@@ -130,11 +159,60 @@ func (h *Handler) authorize(ctx context.Context, req Request) (events.APIGateway
 			Statement: []events.IAMPolicyStatement{{
 				Action:   []string{"execute-api:Invoke"},
 				Effect:   "Allow",
-				Resource: []string{req.MethodArn},
+				Resource: []string{methodARN},
 			}},
 		},
-		Context: authContext,
-	}, nil
+		// Every key is always present, "" when the token lacks the
+		// claim, and every value is a string: the mapping templates rely
+		// on both.
+		Context: map[string]any{
+			contextSub:      claims.Subject,
+			contextUsername: claims.Username,
+			contextEmail:    claims.Email,
+			contextScope:    claims.Scope,
+		},
+	}
+}
+
+// fitResult applies the size rule to resp: it empties optional context
+// values in emptiedFirst order until the encoded response fits the budget,
+// and returns the keys it emptied. Values are never truncated: downstream
+// code would see a username or scope the issuer never issued. A response
+// that does not fit with all of them empty is refused.
+func fitResult(resp *events.APIGatewayCustomAuthorizerResponse) ([]string, error) {
+	size, err := encodedSize(resp)
+	if err != nil {
+		return nil, err
+	}
+	var emptied []string
+	for _, key := range emptiedFirst {
+		if size <= resultBudgetBytes {
+			break
+		}
+		if resp.Context[key] == "" {
+			continue
+		}
+		resp.Context[key] = ""
+		emptied = append(emptied, key)
+		if size, err = encodedSize(resp); err != nil {
+			return nil, err
+		}
+	}
+	if size > resultBudgetBytes {
+		return nil, fmt.Errorf("%d bytes encoded with every optional value empty, budget %d: %w", size, resultBudgetBytes, errResultTooLarge)
+	}
+	return emptied, nil
+}
+
+// encodedSize measures the bytes, not the strings: escaping makes a value
+// up to six times longer encoded (U+2028 is 3 bytes, "\u2028" 6; an
+// invalid byte becomes "\ufffd").
+func encodedSize(resp *events.APIGatewayCustomAuthorizerResponse) (int, error) {
+	b, err := json.Marshal(resp)
+	if err != nil {
+		return 0, fmt.Errorf("encode result: %w", err)
+	}
+	return len(b), nil
 }
 
 // token returns the raw token the source names in req, or "".

@@ -7,10 +7,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -69,6 +72,7 @@ type jwksServer struct {
 	mu         sync.Mutex
 	keys       []jwkset.JWKMarshal
 	jwksStatus int
+	jwksBody   []byte // served as is instead of keys when set
 
 	jwksHits      atomic.Int64
 	discoveryHits atomic.Int64
@@ -84,13 +88,17 @@ func newJWKSServer(t *testing.T) *jwksServer {
 	mux.HandleFunc("GET /jwks.json", func(w http.ResponseWriter, _ *http.Request) {
 		s.jwksHits.Add(1)
 		s.mu.Lock()
-		status, set := s.jwksStatus, jwkset.JWKSMarshal{Keys: append([]jwkset.JWKMarshal(nil), s.keys...)}
+		status, body, set := s.jwksStatus, s.jwksBody, jwkset.JWKSMarshal{Keys: append([]jwkset.JWKMarshal(nil), s.keys...)}
 		s.mu.Unlock()
 		if status != http.StatusOK {
 			w.WriteHeader(status)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
+		if body != nil {
+			_, _ = w.Write(body)
+			return
+		}
 		_ = json.NewEncoder(w).Encode(set)
 	})
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
@@ -119,12 +127,54 @@ func (s *jwksServer) addKey(t *testing.T, kid string, pub any, alg jwkset.ALG) {
 	if err != nil {
 		t.Fatalf("JWK for %s: %v", kid, err)
 	}
+	s.publish(jwk)
+}
+
+// publish adds jwk to the set as it is.
+func (s *jwksServer) publish(jwk jwkset.JWK) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.keys = append(s.keys, jwk.Marshal())
 }
 
+// serve makes the key set answer status, with the body of fixture (a file
+// in testdata) if not "", or else the published keys.
+func (s *jwksServer) serve(t *testing.T, status int, fixture string) {
+	t.Helper()
+	var body []byte
+	if fixture != "" {
+		var err error
+		if body, err = os.ReadFile(filepath.Join("testdata", fixture)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.jwksStatus, s.jwksBody = status, body
+}
+
+// dropKeys unpublishes every key, as an issuer completing a rotation does.
+func (s *jwksServer) dropKeys() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keys = nil
+}
+
 func (s *jwksServer) jwksURL() string { return s.URL + "/jwks.json" }
+
+// testTokenUse is the token_use policy of verifiers built by newVerifier:
+// the base claims are an ID token, some rows an access token.
+const testTokenUse = "access,id"
+
+// mustTokenUse parses an ALLOWED_TOKEN_USE value.
+func mustTokenUse(t *testing.T, v string) TokenUsePolicy {
+	t.Helper()
+	p, err := parseTokenUsePolicy(v)
+	if err != nil {
+		t.Fatalf("token_use policy %q: %v", v, err)
+	}
+	return p
+}
 
 // newVerifier builds a verifier on the server with production defaults, bar
 // the HTTP client, which must trust the test server's certificate.
@@ -135,6 +185,9 @@ func newVerifier(t *testing.T, s *jwksServer, opts VerifierOptions) *JWTVerifier
 	}
 	if opts.Audience == "" {
 		opts.Audience = testAudience
+	}
+	if opts.AllowedTokenUse.isZero() {
+		opts.AllowedTokenUse = mustTokenUse(t, testTokenUse)
 	}
 	if opts.JWKSURL == "" && opts.IssuerURL == testIssuer {
 		opts.JWKSURL = s.jwksURL()
@@ -180,6 +233,20 @@ func with(c jwt.MapClaims, changes map[string]any) jwt.MapClaims {
 		out[k] = v
 	}
 	return out
+}
+
+// signPayload signs payload as it is, unlike sign, whose encoder escapes
+// U+2028 as six bytes; a token can carry it as three.
+func signPayload(t *testing.T, kid string, key *rsa.PrivateKey, payload []byte) string {
+	t.Helper()
+	enc := base64.RawURLEncoding
+	header := enc.EncodeToString([]byte(`{"alg":"RS256","kid":"` + kid + `","typ":"JWT"}`))
+	signingString := header + "." + enc.EncodeToString(payload)
+	sig, err := jwt.SigningMethodRS256.Sign(signingString, key)
+	if err != nil {
+		t.Fatalf("sign payload: %v", err)
+	}
+	return signingString + "." + enc.EncodeToString(sig)
 }
 
 // sign returns a compact JWT; kid "" leaves the header without one.

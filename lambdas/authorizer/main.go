@@ -23,10 +23,11 @@ func setup(ctx context.Context, logger *slog.Logger) (*Handler, error) {
 	// ctx lives as long as the process; nothing runs on it after
 	// NewJWTVerifier returns.
 	verifier, err := NewJWTVerifier(ctx, VerifierOptions{
-		IssuerURL: cfg.IssuerURL,
-		Audience:  cfg.Audience,
-		JWKSURL:   cfg.JWKSURL,
-		Logger:    logger,
+		IssuerURL:       cfg.IssuerURL,
+		Audience:        cfg.Audience,
+		AllowedTokenUse: cfg.AllowedTokenUse,
+		JWKSURL:         cfg.JWKSURL,
+		Logger:          logger,
 	})
 	if err != nil {
 		return nil, err
@@ -35,6 +36,7 @@ func setup(ctx context.Context, logger *slog.Logger) (*Handler, error) {
 		"issuer", cfg.IssuerURL,
 		"jwksURL", verifier.JWKSURL(),
 		"identitySource", cfg.IdentitySource.String(),
+		"allowedTokenUse", cfg.AllowedTokenUse.String(),
 	)
 
 	return NewHandler(verifier, cfg.IdentitySource, logger), nil

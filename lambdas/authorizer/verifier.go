@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,16 +38,21 @@ const (
 	maxDiscoveryBytes = 1 << 20
 )
 
+// errNoUsableKeys refuses a key set, at cold start or on a refresh.
+var errNoUsableKeys = errors.New("no usable keys")
+
 // allowedAlgs is the signature allow-list: the asymmetric algorithms Cognito
 // and common issuers use. Anything else ("none", HS256 with a public key as
 // the secret, ...) is refused before a key is even looked up.
 var allowedAlgs = []string{jwt.SigningMethodRS256.Alg(), jwt.SigningMethodES256.Alg()}
 
-// VerifierOptions configure NewJWTVerifier. IssuerURL and Audience are
-// required; everything else has a production default.
+// VerifierOptions configure NewJWTVerifier. IssuerURL, Audience and
+// AllowedTokenUse are required; everything else has a production default.
 type VerifierOptions struct {
 	IssuerURL string
 	Audience  string
+	// AllowedTokenUse is the "token_use" allow-list (see Config).
+	AllowedTokenUse TokenUsePolicy
 	// JWKSURL is the issuer's key set; empty means discover it.
 	JWKSURL string
 	// HTTPClient fetches the discovery document and the key set. Default:
@@ -64,6 +73,7 @@ type VerifierOptions struct {
 // concurrent use.
 type JWTVerifier struct {
 	audience string
+	tokenUse TokenUsePolicy
 	jwksURL  string
 	keys     keyfunc.Keyfunc
 	parser   *jwt.Parser
@@ -79,8 +89,8 @@ var _ TokenVerifier = (*JWTVerifier)(nil)
 // key set is refetched only when a token names an unknown key ID, within
 // that token's Verify call.
 func NewJWTVerifier(ctx context.Context, opts VerifierOptions) (*JWTVerifier, error) {
-	if opts.IssuerURL == "" || opts.Audience == "" {
-		return nil, errors.New("new JWT verifier: issuer URL and audience are required")
+	if opts.IssuerURL == "" || opts.Audience == "" || opts.AllowedTokenUse.isZero() {
+		return nil, errors.New("new JWT verifier: issuer URL, audience and allowed token_use are required")
 	}
 	timeout := opts.FetchTimeout
 	if timeout <= 0 {
@@ -119,20 +129,17 @@ func NewJWTVerifier(ctx context.Context, opts VerifierOptions) (*JWTVerifier, er
 		// Lambda container is short lived and frozen between invocations;
 		// refetching on an unknown key ID is enough to follow rotations.
 		RefreshErrorHandler: func(ctx context.Context, err error) {
-			logger.WarnContext(ctx, "JWKS refresh failed", "jwksURL", jwksURL, "error", err)
+			logger.WarnContext(ctx, "JWKS refresh failed, cached keys kept", "jwksURL", jwksURL, "error", err)
 		},
+		// jwkset keeps the cache when a fetch fails or does not decode,
+		// but swaps in whatever a decoded set holds, even nothing; this
+		// storage refuses such a swap. At cold start the same refusal
+		// fails the fetch: an issuer with no usable keys would refuse
+		// every token as unknown_kid until a refetch is allowed.
+		Storage: keepUsableStorage{jwkset.NewMemoryStorage()},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("new JWT verifier: fetch JWKS %s: %w", jwksURL, err)
-	}
-	// An empty set (or one of key types jwkset skips) would refuse every
-	// token as unknown_kid until a refetch is allowed: fail now instead.
-	cached, err := remote.KeyReadAll(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("new JWT verifier: read JWKS cache: %w", err)
-	}
-	if len(cached) == 0 {
-		return nil, fmt.Errorf("new JWT verifier: JWKS %s has no usable keys", jwksURL)
 	}
 	storage, err := jwkset.NewHTTPClient(jwkset.HTTPClientOptions{
 		HTTPURLs: map[string]jwkset.Storage{jwksURL: remote},
@@ -158,6 +165,7 @@ func NewJWTVerifier(ctx context.Context, opts VerifierOptions) (*JWTVerifier, er
 
 	return &JWTVerifier{
 		audience: opts.Audience,
+		tokenUse: opts.AllowedTokenUse,
 		jwksURL:  jwksURL,
 		keys:     keys,
 		parser: jwt.NewParser(
@@ -175,14 +183,20 @@ func NewJWTVerifier(ctx context.Context, opts VerifierOptions) (*JWTVerifier, er
 func (v *JWTVerifier) JWKSURL() string { return v.jwksURL }
 
 // tokenClaims are the claims read from a token. A claim of an unexpected
-// JSON type (a numeric email, say) makes the token malformed and refused.
+// JSON type (a numeric email, say) makes the token malformed and refused;
+// token_use is the exception, as the "*" policy accepts any value.
 type tokenClaims struct {
 	jwt.RegisteredClaims
-	ClientID          string `json:"client_id"`
-	CognitoUsername   string `json:"cognito:username"`
-	Username          string `json:"username"`
-	PreferredUsername string `json:"preferred_username"`
-	Email             string `json:"email"`
+	// Audience shadows RegisteredClaims.Audience, which cannot tell an
+	// absent "aud" from an empty list; only an absent one lets client_id
+	// stand in.
+	Audience          audienceClaim `json:"aud"`
+	TokenUse          any           `json:"token_use"`
+	ClientID          string        `json:"client_id"`
+	CognitoUsername   string        `json:"cognito:username"`
+	Username          string        `json:"username"`
+	PreferredUsername string        `json:"preferred_username"`
+	Email             string        `json:"email"`
 	// Scope is a space-separated string in OAuth 2.0 but a list at some
 	// issuers; ClaimStrings reads both.
 	Scope jwt.ClaimStrings `json:"scope"`
@@ -213,8 +227,11 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (Claims, error) 
 	if c.Subject == "" {
 		return Claims{}, fmt.Errorf("verify token: %w", errMissingSubject)
 	}
-	if !slices.Contains(c.Audience, v.audience) && c.ClientID != v.audience {
+	if !c.audienceMatches(v.audience) {
 		return Claims{}, fmt.Errorf("verify token: %w", errBadAudience)
+	}
+	if err := v.tokenUse.check(c.TokenUse); err != nil {
+		return Claims{}, fmt.Errorf("verify token: %w", err)
 	}
 	return Claims{
 		Subject:  c.Subject,
@@ -222,6 +239,35 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (Claims, error) 
 		Email:    c.Email,
 		Scope:    strings.Join(c.Scope, " "),
 	}, nil
+}
+
+// audienceMatches applies the audience rule. A token with "aud" (a string,
+// a list, even an empty one) must name audience there: an access token for
+// another API must not get in because its client_id is ours. client_id
+// stands in only when "aud" is absent, as in Cognito access tokens.
+func (c tokenClaims) audienceMatches(audience string) bool {
+	if c.Audience.present {
+		return slices.Contains(c.Audience.values, audience)
+	}
+	return c.ClientID == audience
+}
+
+// GetAudience makes the shadowed claim the one jwt sees, should a parser
+// option ever check it.
+func (c tokenClaims) GetAudience() (jwt.ClaimStrings, error) { return c.Audience.values, nil }
+
+// audienceClaim is "aud" and whether the token has it at all.
+type audienceClaim struct {
+	present bool
+	values  jwt.ClaimStrings
+}
+
+// UnmarshalJSON is called for any "aud" member, null included, and never
+// for an absent one. A value neither a string nor a list of strings makes
+// the token malformed, as jwt.ClaimStrings decides.
+func (a *audienceClaim) UnmarshalJSON(data []byte) error {
+	a.present = true
+	return a.values.UnmarshalJSON(data)
 }
 
 func algAllowed(alg any) bool {
@@ -251,6 +297,51 @@ func (s unknownKIDStorage) KeyRead(ctx context.Context, kid string) (jwkset.JWK,
 		return jwkset.JWK{}, fmt.Errorf("%w: %w", errUnknownKID, err)
 	}
 	return jwk, nil
+}
+
+// keepUsableStorage is the key cache. jwkset's refresh replaces it with
+// KeyReplaceAll; a set with no key this verifier could use is refused, so
+// the keys cached before stay, and tokens signed with them still verify
+// while the issuer serves a broken set. A set with at least one usable key
+// replaces the cache whole, unusable keys included (keyfunc refuses those
+// per token), so a rotation that drops a key revokes it.
+type keepUsableStorage struct {
+	jwkset.Storage
+}
+
+func (s keepUsableStorage) KeyReplaceAll(ctx context.Context, given []jwkset.JWK) error {
+	if !slices.ContainsFunc(given, usableSigningKey) {
+		return fmt.Errorf("%w: the key set has %d keys jwkset accepts, none an RS256 or ES256 signature key", errNoUsableKeys, len(given))
+	}
+	return s.Storage.KeyReplaceAll(ctx, given)
+}
+
+// usableSigningKey reports whether jwk can verify a token this verifier
+// accepts: an RSA key, or an EC key on P-256, whose "alg" (if any) matches
+// it and whose "use" (if any) is "sig", the checks keyfunc makes per token.
+func usableSigningKey(jwk jwkset.JWK) bool {
+	m := jwk.Marshal()
+	if m.USE != "" && m.USE != jwkset.UseSig {
+		return false
+	}
+	key := jwk.Key()
+	// keyfunc verifies with the public half of a published private key.
+	if pk, ok := key.(interface{ Public() crypto.PublicKey }); ok {
+		key = pk.Public()
+	}
+	var alg jwkset.ALG
+	switch key := key.(type) {
+	case *rsa.PublicKey:
+		alg = jwkset.AlgRS256
+	case *ecdsa.PublicKey:
+		if key.Curve != elliptic.P256() {
+			return false
+		}
+		alg = jwkset.AlgES256
+	default:
+		return false
+	}
+	return m.ALG == "" || m.ALG == alg
 }
 
 // discoverJWKSURL reads jwks_uri from the issuer's OpenID configuration.

@@ -2,10 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -15,6 +21,7 @@ import (
 	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/time/rate"
 )
 
 // TestUnknownKIDRefetchIsRateLimited shows the key set is fetched once at
@@ -103,6 +110,137 @@ func TestKeyRotation(t *testing.T) {
 	}
 }
 
+// TestJWKSRefreshKeepsCachedKeys has the issuer serve broken key sets and
+// forces a refetch after each, with a token naming an unknown key ID and a
+// limiter that always allows it: the keys cached before must still verify.
+func TestJWKSRefreshKeepsCachedKeys(t *testing.T) {
+	k := loadKeys(t)
+	srv := newJWKSServer(t)
+	logger, logs := newTestLogger()
+	v := newVerifier(t, srv, VerifierOptions{UnknownKIDLimiter: rate.NewLimiter(rate.Inf, 1), Logger: logger})
+	known := []string{
+		sign(t, jwt.SigningMethodRS256, rsaKID, k.rsa, baseClaims()),
+		sign(t, jwt.SigningMethodES256, ecKID, k.ec, baseClaims()),
+	}
+	unknown := sign(t, jwt.SigningMethodES256, "unknown", k.ec, baseClaims())
+	for i, token := range known {
+		if _, err := v.Verify(context.Background(), token); err != nil {
+			t.Fatalf("token %d before any refresh: %v", i, err)
+		}
+	}
+
+	steps := []struct {
+		name    string
+		status  int
+		fixture string // in testdata
+	}{
+		{name: "empty set", status: http.StatusOK, fixture: "jwks_empty.json"},
+		// It reuses the cached key IDs: an HMAC key as rsa-1 and an
+		// encryption key as ec-1.
+		{name: "only unusable keys", status: http.StatusOK, fixture: "jwks_unusable.json"},
+		{name: "invalid JSON", status: http.StatusOK, fixture: "jwks_invalid.json"},
+		{name: "HTTP 500", status: http.StatusInternalServerError},
+	}
+	for _, step := range steps {
+		t.Run(step.name, func(t *testing.T) {
+			srv.serve(t, step.status, step.fixture)
+			hits := srv.jwksHits.Load()
+
+			if _, err := v.Verify(context.Background(), unknown); !errors.Is(err, errUnknownKID) {
+				t.Fatalf("unknown kid: %v, want %v", err, errUnknownKID)
+			}
+			if got := srv.jwksHits.Load(); got != hits+1 {
+				t.Fatalf("key set fetched %d times for the unknown kid, want 1", got-hits)
+			}
+			for i, token := range known {
+				if _, err := v.Verify(context.Background(), token); err != nil {
+					t.Errorf("token %d signed with a cached key: %v", i, err)
+				}
+			}
+			assertLogged(t, logs.String(), `"level":"WARN","msg":"JWKS refresh failed, cached keys kept"`)
+		})
+	}
+}
+
+// TestJWKSRefreshTakesRotatedSet shows a refetched set with a usable key
+// replaces the cache whole: its new key verifies, and keys it no longer
+// publishes are revoked. Unusable keys beside the usable one do not stop it.
+func TestJWKSRefreshTakesRotatedSet(t *testing.T) {
+	k := loadKeys(t)
+	srv := newJWKSServer(t)
+	v := newVerifier(t, srv, VerifierOptions{UnknownKIDLimiter: rate.NewLimiter(rate.Inf, 1)})
+	old := sign(t, jwt.SigningMethodRS256, rsaKID, k.rsa, baseClaims())
+	if _, err := v.Verify(context.Background(), old); err != nil {
+		t.Fatalf("before the rotation: %v", err)
+	}
+
+	srv.dropKeys()
+	srv.addKey(t, "ec-2", &k.rotated.PublicKey, jwkset.AlgES256)
+	hmac, err := jwkset.NewJWKFromKey([]byte("a symmetric key, unusable here"), jwkset.JWKOptions{
+		Marshal:  jwkset.JWKMarshalOptions{Private: true},
+		Metadata: jwkset.JWKMetadataOptions{KID: "hmac-1", ALG: jwkset.AlgHS256},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.publish(hmac)
+
+	if _, err := v.Verify(context.Background(), sign(t, jwt.SigningMethodES256, "ec-2", k.rotated, baseClaims())); err != nil {
+		t.Errorf("rotated key: %v", err)
+	}
+	if _, err := v.Verify(context.Background(), old); !errors.Is(err, errUnknownKID) {
+		t.Errorf("key dropped by the rotation: %v, want %v", err, errUnknownKID)
+	}
+}
+
+// TestUsableSigningKey pins which keys let a refetched set replace the
+// cache.
+func TestUsableSigningKey(t *testing.T) {
+	k := loadKeys(t)
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ed, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		key  any
+		alg  jwkset.ALG
+		use  jwkset.USE
+		want bool
+	}{
+		{name: "RSA, RS256, sig", key: &k.rsa.PublicKey, alg: jwkset.AlgRS256, use: jwkset.UseSig, want: true},
+		{name: "RSA, no alg, no use", key: &k.rsa.PublicKey, want: true},
+		{name: "RSA private key, RS256", key: k.rsa, alg: jwkset.AlgRS256, want: true},
+		{name: "RSA, RS384", key: &k.rsa.PublicKey, alg: jwkset.AlgRS384},
+		{name: "RSA, for encryption", key: &k.rsa.PublicKey, use: jwkset.UseEnc},
+		{name: "EC P-256, ES256, sig", key: &k.ec.PublicKey, alg: jwkset.AlgES256, use: jwkset.UseSig, want: true},
+		{name: "EC P-256, no alg", key: &k.ec.PublicKey, want: true},
+		{name: "EC P-256, for encryption", key: &k.ec.PublicKey, use: jwkset.UseEnc},
+		{name: "EC P-256, RS256", key: &k.ec.PublicKey, alg: jwkset.AlgRS256},
+		{name: "EC P-384", key: &p384.PublicKey, alg: jwkset.AlgES384},
+		{name: "Ed25519", key: ed.Public(), alg: jwkset.AlgEdDSA},
+		{name: "HMAC", key: []byte("secret"), alg: jwkset.AlgHS256},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			jwk, err := jwkset.NewJWKFromKey(tt.key, jwkset.JWKOptions{
+				Marshal:  jwkset.JWKMarshalOptions{Private: true},
+				Metadata: jwkset.JWKMetadataOptions{KID: "k", ALG: tt.alg, USE: tt.use},
+			})
+			if err != nil {
+				t.Fatalf("JWK: %v", err)
+			}
+			if got := usableSigningKey(jwk); got != tt.want {
+				t.Errorf("usableSigningKey = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 // TestDiscovery builds the verifier with no JWKS URL: it reads jwks_uri from
 // the issuer's OpenID configuration.
 func TestDiscovery(t *testing.T) {
@@ -136,6 +274,14 @@ func TestNewJWTVerifierFails(t *testing.T) {
 		}
 	}
 	hang := func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
+	fixture := func(name string) http.HandlerFunc {
+		body, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(body) }
+	}
+	access := mustTokenUse(t, "access")
 
 	tests := []struct {
 		name      string
@@ -152,6 +298,7 @@ func TestNewJWTVerifierFails(t *testing.T) {
 			handler:   discovery(http.StatusOK, `{"keys":[{"kty":"OKP","crv":"Ed448","x":"AAAA","kid":"x"}]}`),
 			wantInErr: "no usable keys",
 		},
+		{name: "key set has only keys unusable for RS256 or ES256 signatures", handler: fixture("jwks_unusable.json"), wantInErr: "no usable keys"},
 		{name: "key set times out", handler: hang, wantInErr: "fetch JWKS"},
 		{name: "discovery answers 404", handler: discovery(http.StatusNotFound, ""), discover: true, wantInErr: "404"},
 		{name: "discovery times out", handler: hang, discover: true, wantInErr: "discover JWKS URL"},
@@ -174,7 +321,13 @@ func TestNewJWTVerifierFails(t *testing.T) {
 			discover:  true,
 			wantInErr: "https",
 		},
-		{name: "no audience", handler: discovery(http.StatusOK, "{}"), opts: VerifierOptions{IssuerURL: testIssuer}, wantInErr: "required"},
+		{name: "no audience", handler: discovery(http.StatusOK, "{}"), opts: VerifierOptions{IssuerURL: testIssuer, AllowedTokenUse: access}, wantInErr: "required"},
+		{
+			name:      "no token_use policy",
+			handler:   discovery(http.StatusOK, "{}"),
+			opts:      VerifierOptions{IssuerURL: testIssuer, Audience: testAudience, JWKSURL: testIssuer + "/jwks.json"},
+			wantInErr: "required",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -182,7 +335,7 @@ func TestNewJWTVerifierFails(t *testing.T) {
 			t.Cleanup(srv.Close)
 			opts := tt.opts
 			if opts.IssuerURL == "" {
-				opts = VerifierOptions{IssuerURL: testIssuer, Audience: testAudience, JWKSURL: srv.URL + "/jwks.json"}
+				opts = VerifierOptions{IssuerURL: testIssuer, Audience: testAudience, AllowedTokenUse: access, JWKSURL: srv.URL + "/jwks.json"}
 				if tt.discover {
 					opts.IssuerURL, opts.JWKSURL = srv.URL, ""
 				}
@@ -292,7 +445,9 @@ func TestRefusalReason(t *testing.T) {
 		{wrap(jwt.ErrTokenInvalidClaims, jwt.ErrTokenUsedBeforeIssued), "issued_in_future"},
 		{wrap(errBadAudience), "bad_audience"},
 		{wrap(errMissingSubject), "missing_sub"},
-		{wrap(errClaimTooLarge), "claim_too_large"},
+		{wrap(errTokenUseMissing), "token_use_missing"},
+		{wrap(errTokenUseNotAllowed), "token_use_not_allowed"},
+		{fmt.Errorf("authorize: %w", errResultTooLarge), "result_too_large"},
 		{errMissingMethodARN, "missing_method_arn"},
 		{wrap(jwt.ErrTokenUnverifiable), "unverifiable"},
 		{errors.New("something else"), "invalid_token"},

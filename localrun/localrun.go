@@ -411,10 +411,14 @@ func gatewayConfig(asm *assembly.Assembly, functions map[string]gateway.Function
 }
 
 func integration(in assembly.Integration, functions map[string]gateway.Function) (*gateway.Integration, error) {
-	if in.IntegrationType != "AWS" || in.FunctionID == "" {
-		return nil, fmt.Errorf("integration %s: only non-proxy Lambda (AWS) integrations are emulated, not %s", in.ID, in.IntegrationType)
+	switch {
+	case in.IntegrationType != gateway.IntegrationAWS && in.IntegrationType != gateway.IntegrationAWSProxy:
+		return nil, fmt.Errorf("integration %s: only Lambda integrations (AWS, AWS_PROXY) are emulated, not %s", in.ID, in.IntegrationType)
+	case in.FunctionID == "":
+		return nil, fmt.Errorf("integration %s: %s integration invokes no Lambda function of the template", in.ID, in.IntegrationType)
 	}
 	out := &gateway.Integration{
+		Type:                        in.IntegrationType,
 		Function:                    functions[in.FunctionID],
 		TemplateSelectionExpression: in.TemplateSelectionExpression,
 		PassthroughBehavior:         in.PassthroughBehavior,

@@ -2,8 +2,9 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
-	"regexp"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,7 +31,8 @@ type conn struct {
 
 	ready       chan struct{} // closed once ws is set, or the handshake failed
 	closeOnce   sync.Once
-	closeStatus websocket.StatusCode // set by whoever closed first
+	closeStatus websocket.StatusCode // set by whoever closed first; -1: no close frame
+	closeReason string
 	done        chan struct{}
 }
 
@@ -67,7 +69,7 @@ func (c *conn) serve() {
 
 	var readErr error
 	for {
-		_, data, err := c.ws.Read(ctx)
+		typ, data, err := c.ws.Read(ctx)
 		if err != nil {
 			readErr = err
 			break
@@ -75,6 +77,13 @@ func (c *conn) serve() {
 		c.touch()
 		if c.tap.exceeded() {
 			c.close(websocket.StatusMessageTooBig, "frame too big")
+			break
+		}
+		if typ == websocket.MessageBinary {
+			// "If a client app sends a binary frame, API Gateway rejects it
+			// and disconnects the client with code 1003"
+			// (websocket-api-develop-binary-media-types).
+			c.close(websocket.StatusUnsupportedData, "binary frames are not supported")
 			break
 		}
 		c.handleMessage(ctx, string(data))
@@ -88,19 +97,25 @@ func (c *conn) serve() {
 // frame was exchanged (either side), false when the client just vanished.
 func (c *conn) finish(readErr error) bool {
 	status := websocket.CloseStatus(readErr)
+	reason := ""
+	var ce websocket.CloseError
+	if errors.As(readErr, &ce) {
+		reason = ce.Reason
+	}
 	// coder/websocket closes with 1009 itself past the read limit, and says
 	// so only in the error text.
 	if status == -1 && readErr != nil && strings.Contains(readErr.Error(), "read limited at") {
 		status = websocket.StatusMessageTooBig
 	}
-	c.closeOnce.Do(func() { c.closeStatus = status; close(c.done) }) // keeps ours if we closed first
+	// Keeps ours if we closed first.
+	c.closeOnce.Do(func() { c.closeStatus, c.closeReason = status, reason; close(c.done) })
 	return c.closeStatus != -1
 }
 
 // close sends a close frame once.
 func (c *conn) close(status websocket.StatusCode, reason string) {
 	c.closeOnce.Do(func() {
-		c.closeStatus = status
+		c.closeStatus, c.closeReason = status, reason
 		close(c.done)
 		go func() {
 			<-c.ready
@@ -181,24 +196,78 @@ func (c *conn) handleMessage(ctx context.Context, body string) {
 	}
 	data := c.context(route.Key, "MESSAGE", now, requestID)
 	data.Context.MessageID = newID(12)
-	res, err := g.integrate(ctx, route, data, body)
-	var fnErr *FunctionError
-	if err != nil && !errors.As(err, &fnErr) {
-		log.Warn("integration failed", "route", route.Key, "error", err)
-		_ = c.send(ctx, errorFrame("Internal server error", c.id, requestID))
-		return
+	var reply []byte
+	if route.Integration.proxy() {
+		reply = c.proxyMessage(ctx, route, data, body, log)
+	} else {
+		reply = c.nonProxyMessage(ctx, route, data, body, log)
 	}
-	reply, ok := g.integrationResponse(route, res, data)
-	if !ok {
-		if fnErr != nil {
-			log.Warn("function error", "route", route.Key, "errorType", fnErr.Type)
-			_ = c.send(ctx, errorFrame("Internal server error", c.id, requestID))
-		}
+	if reply == nil {
 		return
 	}
 	if err := c.send(ctx, reply); err != nil {
 		log.Info("reply not delivered", "error", err)
 	}
+}
+
+// internalError is the frame of a message API Gateway could not integrate.
+func internalError(data vtl.APIGatewayData) []byte {
+	return errorFrame("Internal server error", data.Context.ConnectionID, data.Context.RequestID)
+}
+
+// proxyMessage invokes a proxy integration with the MESSAGE event and
+// returns the frame for the client: the response's body when the route is
+// two-way ("The body of your Lambda function should return",
+// apigateway-websocket-api-route-response), whatever its statusCode;
+// nothing on a one-way route. A failed function gets the error frame, on
+// one-way routes too (aws-samples/simple-websockets-chat-app#42).
+func (c *conn) proxyMessage(ctx context.Context, route *Route, data vtl.APIGatewayData, body string, log *slog.Logger) []byte {
+	payload, err := json.Marshal(messageProxyEvent(data, body))
+	if err != nil {
+		log.Error("proxy event", "route", route.Key, "error", err)
+		return internalError(data)
+	}
+	res, err := c.g.invoke(ctx, route, payload)
+	switch {
+	case err != nil:
+		log.Warn("integration failed", "route", route.Key, "error", err)
+		return internalError(data)
+	case res.Error != nil:
+		log.Warn("function error", "route", route.Key, "errorType", res.Error.Type)
+		return internalError(data)
+	}
+	resp, err := parseProxyResponse(res.Payload)
+	if err != nil {
+		log.Warn("function answered no proxy response", "route", route.Key, "error", err)
+		return internalError(data)
+	}
+	if !route.twoWay() || resp.Body == nil || *resp.Body == "" {
+		return nil
+	}
+	return []byte(*resp.Body)
+}
+
+// nonProxyMessage renders the request template, invokes the function and
+// returns the frame its integration response makes, if the route is two-way.
+func (c *conn) nonProxyMessage(ctx context.Context, route *Route, data vtl.APIGatewayData, body string, log *slog.Logger) []byte {
+	g := c.g
+	res, err := g.integrate(ctx, route, data, body)
+	var fnErr *FunctionError
+	if err != nil && !errors.As(err, &fnErr) {
+		log.Warn("integration failed", "route", route.Key, "error", err)
+		return internalError(data)
+	}
+	if fnErr != nil {
+		log.Warn("function error", "route", route.Key, "errorType", fnErr.Type)
+	}
+	if !route.twoWay() {
+		if fnErr != nil {
+			return internalError(data)
+		}
+		return nil
+	}
+	data.Body = body
+	return g.integrationResponse(route, res, data, log)
 }
 
 // selectRoute evaluates the route selection expression on the body; a body
@@ -213,69 +282,58 @@ func (g *Gateway) selectRoute(body string) *Route {
 	return g.cfg.Routes["$default"]
 }
 
-// integrationResponse picks the integration response for a result and
-// renders it; ok is false when nothing goes back to the client (no route
-// response, or no integration response matches).
-func (g *Gateway) integrationResponse(route *Route, res Result, data vtl.APIGatewayData) ([]byte, bool) {
-	if route.RouteResponseSelectionExpression == "" || !contains(route.RouteResponses, "$default") {
-		return nil, false
-	}
-	ir := selectIntegrationResponse(route.Integration.Responses, res.Error)
-	if ir == nil {
-		return nil, false
-	}
+// integrationResponse selects the integration response for a result and
+// renders it into the frame for the client. data.Body is the client's
+// message, which ${request.body...} template selection reads; templates see
+// the function's payload (or Lambda's error document) as $input.body.
+func (g *Gateway) integrationResponse(route *Route, res Result, data vtl.APIGatewayData, log *slog.Logger) []byte {
+	ir := g.selectIntegrationResponse(route.Integration, res.Error)
 	payload := res.Payload
 	if res.Error != nil {
 		payload = lambdaErrorPayload(res.Error)
 	}
-	if len(ir.ResponseTemplates) == 0 {
-		return payload, true
+	if ir == nil {
+		// Validate requires $default on two-way routes.
+		return internalError(data)
 	}
-	key := selectTemplateKey(ir.TemplateSelectionExpression, string(payload))
+	if len(ir.ResponseTemplates) == 0 {
+		return payload
+	}
+	key := selectTemplateKey(ir.TemplateSelectionExpression, data.Body)
 	tmpl, ok := ir.ResponseTemplates[key]
 	if !ok {
 		if tmpl, ok = ir.ResponseTemplates["$default"]; !ok {
-			return payload, true
+			return payload
 		}
 	}
 	data.Body = string(payload)
 	out, err := tmpl.RenderString(&data)
 	if err != nil {
-		g.log.Warn("response template failed", "route", route.Key, "error", err)
-		return errorFrame("Internal server error", data.Context.ConnectionID, data.Context.RequestID), true
+		log.Warn("response template failed", "route", route.Key, "integrationResponse", ir.Key, "error", err)
+		return internalError(data)
 	}
-	return []byte(out), true
+	return []byte(out)
 }
 
-// selectIntegrationResponse matches a Lambda error's message against the
-// /regex/ keys (API Gateway selects on errorMessage for non-proxy Lambda
-// integrations); $default catches the rest, successes included.
-func selectIntegrationResponse(responses map[string]*IntegrationResponse, fnErr *FunctionError) *IntegrationResponse {
+// selectIntegrationResponse picks the integration response of a result. A
+// function error's errorMessage is matched against the /regex/ keys, in
+// sorted order (API Gateway selects on it for Lambda integrations:
+// websocket-api-data-transformations); $default catches the rest, successes
+// and errors no key matches, whose raw error document then passes through.
+func (g *Gateway) selectIntegrationResponse(in *Integration, fnErr *FunctionError) *IntegrationResponse {
 	if fnErr != nil {
-		for key, ir := range responses {
-			if len(key) < 2 || key[0] != '/' || key[len(key)-1] != '/' {
-				continue
-			}
-			if re, err := regexp.Compile("^(?:" + key[1:len(key)-1] + ")$"); err == nil && re.MatchString(fnErr.Message) {
-				return ir
+		for _, k := range g.responseKeys[in] {
+			if k.matches(fnErr.Message) {
+				return in.Responses[k.key]
 			}
 		}
 	}
-	return responses["$default"]
+	return in.Responses["$default"]
 }
 
 // lambdaErrorPayload is the body Lambda returns for a function error.
 func lambdaErrorPayload(e *FunctionError) []byte {
 	return []byte(`{"errorMessage":` + quote(e.Message) + `,"errorType":` + quote(e.Type) + `}`)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // disconnect runs the $disconnect integration. API Gateway runs it on a
@@ -292,8 +350,35 @@ func (c *conn) disconnect(clean bool) {
 		data := c.context("$disconnect", "DISCONNECT", g.opts.Now(), requestID)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if _, err := g.integrate(ctx, route, data, ""); err != nil {
-			g.log.Warn("$disconnect integration failed", "connectionId", c.id, "requestId", requestID, "error", err)
+		log := g.log.With("connectionId", c.id, "requestId", requestID)
+		if route.Integration.proxy() {
+			status := int(c.closeStatus)
+			if status == -1 {
+				// No close frame: RFC 6455's code for a connection closed
+				// abnormally (what API Gateway reports then is not documented).
+				status = int(websocket.StatusAbnormalClosure)
+			}
+			payload, err := json.Marshal(disconnectProxyEvent(data, status, c.closeReason))
+			if err != nil {
+				log.Error("$disconnect proxy event", "error", err)
+				return
+			}
+			res, err := g.invoke(ctx, route, payload)
+			switch {
+			case err != nil:
+				log.Warn("$disconnect integration failed", "error", err)
+			case res.Error != nil:
+				log.Warn("$disconnect function error", "errorType", res.Error.Type)
+			}
+			return
+		}
+		_, err := g.integrate(ctx, route, data, "")
+		var fnErr *FunctionError
+		switch {
+		case errors.As(err, &fnErr):
+			log.Warn("$disconnect function error", "errorType", fnErr.Type)
+		case err != nil:
+			log.Warn("$disconnect integration failed", "error", err)
 		}
 	}
 	if !clean && g.opts.DisconnectDelay > 0 {

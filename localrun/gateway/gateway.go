@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +44,10 @@ type Gateway struct {
 	log     *slog.Logger
 	limiter *rate.Limiter // nil: unthrottled
 
+	// responseKeys are the /regex/ integration response keys of each
+	// non-proxy integration, compiled, in the order they are tried.
+	responseKeys map[*Integration][]*responseKey
+
 	mu      sync.Mutex
 	conns   map[string]*conn
 	closed  bool
@@ -62,7 +68,21 @@ func New(cfg Config, opts Options) (*Gateway, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	g := &Gateway{cfg: cfg, opts: opts, log: opts.Logger, conns: map[string]*conn{}}
+	g := &Gateway{cfg: cfg, opts: opts, log: opts.Logger, conns: map[string]*conn{}, responseKeys: map[*Integration][]*responseKey{}}
+	for _, r := range cfg.Routes {
+		if r.Integration == nil || r.Integration.proxy() {
+			continue
+		}
+		for _, key := range slices.Sorted(maps.Keys(r.Integration.Responses)) {
+			if key != "$default" {
+				rk, _ := parseResponseKey(key) // Validate parsed it
+				g.responseKeys[r.Integration] = append(g.responseKeys[r.Integration], rk)
+			}
+		}
+	}
+	for _, w := range cfg.Warnings() {
+		g.log.Warn(w)
+	}
 	if cfg.RateLimit > 0 {
 		g.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), max(cfg.BurstLimit, 1))
 	}
@@ -180,10 +200,21 @@ func (g *Gateway) handshake(w http.ResponseWriter, r *http.Request) {
 		c.authorizer = auth
 		data.Context.Authorizer = auth
 	}
+	var subprotocols []string
 	if route != nil && route.Integration != nil {
-		if _, err := g.integrate(r.Context(), route, data, ""); err != nil {
-			log.Warn("$connect integration failed; refusing the connection", "error", err)
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"message": "Internal server error"})
+		if route.Integration.proxy() {
+			status, protocol := g.connectProxy(r, route, data, log)
+			if status < 200 || status > 299 {
+				// The client sees the status only (websocket-connect-route-subprotocol:
+				// "Unexpected server response: 400").
+				w.WriteHeader(status)
+				return
+			}
+			if protocol != "" {
+				subprotocols = []string{protocol}
+			}
+		} else if status := g.connectNonProxy(r, route, data, log); status != http.StatusOK {
+			writeJSON(w, status, map[string]string{"message": "Internal server error"})
 			return
 		}
 	}
@@ -196,6 +227,7 @@ func (g *Gateway) handshake(w http.ResponseWriter, r *http.Request) {
 	}
 	c.tap = &frameTap{limit: g.cfg.Limits.MaxFrameBytes}
 	ws, err := websocket.Accept(&tapWriter{ResponseWriter: w, tap: c.tap}, r, &websocket.AcceptOptions{
+		Subprotocols:       subprotocols,
 		InsecureSkipVerify: true, // API Gateway does not check Origin
 		CompressionMode:    websocket.CompressionDisabled,
 	})
@@ -213,15 +245,80 @@ func (g *Gateway) handshake(w http.ResponseWriter, r *http.Request) {
 	c.serve()
 }
 
+// connectProxy invokes a proxy $connect integration and returns the status
+// the handshake gets: the function's statusCode (2xx accepts, anything else
+// refuses with that status: apigateway-websocket-api-route-keys-connect-disconnect,
+// websocket-connect-route-subprotocol), or 502 when the function fails or
+// answers something that is no proxy response. protocol is the
+// Sec-WebSocket-Protocol header it returned, which the 101 carries.
+func (g *Gateway) connectProxy(r *http.Request, route *Route, data vtl.APIGatewayData, log *slog.Logger) (status int, protocol string) {
+	payload, err := json.Marshal(connectProxyEvent(data, r))
+	if err != nil {
+		log.Error("$connect proxy event", "error", err)
+		return http.StatusInternalServerError, ""
+	}
+	res, err := g.invoke(r.Context(), route, payload)
+	switch {
+	case err != nil:
+		log.Warn("$connect integration failed; refusing the connection with 502", "error", err)
+		return http.StatusBadGateway, ""
+	case res.Error != nil:
+		log.Warn("$connect function error; refusing the connection with 502", "errorType", res.Error.Type)
+		return http.StatusBadGateway, ""
+	}
+	resp, err := parseProxyResponse(res.Payload)
+	if err == nil && resp.StatusCode == nil {
+		err = errors.New("malformed Lambda proxy response: no statusCode")
+	}
+	if err == nil && (*resp.StatusCode < 200 || *resp.StatusCode > 599) {
+		err = fmt.Errorf("malformed Lambda proxy response: statusCode %d", *resp.StatusCode)
+	}
+	if err != nil {
+		log.Warn("$connect function answered no proxy response; refusing the connection with 502", "error", err)
+		return http.StatusBadGateway, ""
+	}
+	if *resp.StatusCode > 299 {
+		log.Info("$connect function refused the connection", "status", *resp.StatusCode)
+	}
+	for k, v := range resp.Headers {
+		if strings.EqualFold(k, "Sec-WebSocket-Protocol") {
+			protocol = v
+		}
+	}
+	return *resp.StatusCode, protocol
+}
+
+// connectNonProxy runs a non-proxy $connect integration. Whatever the
+// function returns, errors included, the client is connected: users report
+// that API Gateway does so (re:Post QU8pVByT1jRvW3hb4MD6UtoQ) and no page
+// documents a way for a non-proxy integration to refuse. Only a request
+// API Gateway cannot build (its template fails) refuses, with 500.
+func (g *Gateway) connectNonProxy(r *http.Request, route *Route, data vtl.APIGatewayData, log *slog.Logger) int {
+	payload, err := g.requestPayload(route.Integration, data, "")
+	if err != nil {
+		log.Warn("$connect request template failed; refusing the connection", "error", err)
+		return http.StatusInternalServerError
+	}
+	res, err := g.invoke(r.Context(), route, payload)
+	switch {
+	case err != nil:
+		log.Warn("$connect integration failed, but a non-proxy $connect integration cannot refuse a connection: connecting anyway",
+			"error", err)
+	case res.Error != nil:
+		log.Warn("$connect function error, but a non-proxy $connect integration cannot refuse a connection: connecting anyway",
+			"errorType", res.Error.Type)
+	}
+	return http.StatusOK
+}
+
 func isUpgrade(r *http.Request) bool {
 	return r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }
 
-// sourceIP is the client's address, or the first X-Forwarded-For hop.
+// sourceIP is $context.identity.sourceIp: the address of the TCP
+// connection. Headers (X-Forwarded-For) are the client's to write, and
+// API Gateway does not take it from them.
 func sourceIP(r *http.Request) string {
-	if f := r.Header.Get("X-Forwarded-For"); f != "" {
-		return strings.TrimSpace(strings.Split(f, ",")[0])
-	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
@@ -244,10 +341,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // errorFrame is what API Gateway sends a client when it cannot route or
-// integrate a message.
+// integrate a message, byte for byte as clients have reported it
+// (aws-samples/simple-websockets-chat-app#42, #46).
 func errorFrame(message, connectionID, requestID string) []byte {
-	b, _ := json.Marshal(map[string]string{"message": message, "connectionId": connectionID, "requestId": requestID})
-	return b
+	return []byte(`{"message": ` + quote(message) + `, "connectionId":` + quote(connectionID) + `, "requestId":` + quote(requestID) + `}`)
 }
 
 // requestTime is $context.requestTime's format (CLF).
@@ -257,11 +354,23 @@ func requestTime(t time.Time) string { return t.UTC().Format("02/Jan/2006:15:04:
 // function. A function error comes back as *FunctionError; refusals by the
 // passthrough behavior and invalid template output as other errors.
 func (g *Gateway) integrate(ctx context.Context, route *Route, data vtl.APIGatewayData, body string) (Result, error) {
-	in := route.Integration
-	payload, err := g.requestPayload(in, data, body)
+	payload, err := g.requestPayload(route.Integration, data, body)
 	if err != nil {
 		return Result{}, err
 	}
+	res, err := g.invoke(ctx, route, payload)
+	if err != nil {
+		return Result{}, err
+	}
+	if res.Error != nil {
+		return res, res.Error
+	}
+	return res, nil
+}
+
+// invoke calls the route's function with the integration's timeout.
+func (g *Gateway) invoke(ctx context.Context, route *Route, payload []byte) (Result, error) {
+	in := route.Integration
 	timeout := in.Timeout
 	if timeout <= 0 {
 		timeout = 29 * time.Second
@@ -271,9 +380,6 @@ func (g *Gateway) integrate(ctx context.Context, route *Route, data vtl.APIGatew
 	res, err := in.Function.Invoke(ctx, payload)
 	if err != nil {
 		return Result{}, fmt.Errorf("invoke %s integration: %w", route.Key, err)
-	}
-	if res.Error != nil {
-		return res, res.Error
 	}
 	return res, nil
 }

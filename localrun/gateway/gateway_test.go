@@ -225,7 +225,9 @@ func TestHandshake(t *testing.T) {
 		{name: "no principal", query: "?token=t", wantStatus: 500, wantAuthorizer: 1, authorizer: func([]byte) Result {
 			return Result{Payload: []byte(`{"policyDocument":{"Statement":[]}}`)}
 		}},
-		{name: "connect function fails: refused", query: "?token=t", wantStatus: 500, wantAuthorizer: 1, wantConnect: 1,
+		// A non-proxy $connect integration cannot refuse: the client is
+		// connected whatever the function returns (TestNonProxyConnect).
+		{name: "non-proxy connect function fails: connected anyway", query: "?token=t", wantStatus: 101, wantAuthorizer: 1, wantConnect: 1,
 			connect: func([]byte) Result { return Result{Error: &FunctionError{Type: "errorString", Message: "put failed"}} }},
 	}
 	for _, c := range cases {
@@ -323,9 +325,10 @@ func TestMessageErrors(t *testing.T) {
 			t.Errorf("reply %v", r)
 		}
 	})
-	t.Run("function error: Internal server error, connection stays", func(t *testing.T) {
+	t.Run("function error on a one-way route: Internal server error, connection stays", func(t *testing.T) {
 		a := newTestAPI(t, func(c *Config, _ *Options) {
-			c.Routes["sendmessage"].Integration.Responses = nil
+			r := c.Routes["sendmessage"]
+			r.RouteResponseSelectionExpression, r.RouteResponses = "", nil
 		})
 		a.message.handle = func([]byte) Result { return Result{Error: &FunctionError{Type: "x", Message: "boom"}} }
 		c := a.dial(t, "?token=t")
@@ -531,6 +534,47 @@ func TestConfigValidate(t *testing.T) {
 			c.Routes["$connect"] = &Route{Key: "$connect", Authorizer: &Authorizer{IdentitySources: []string{"stageVariables.x"}}}
 		}, want: "identity source"},
 		{name: "no routes", mutate: func(c *Config) { c.Routes = nil }, want: "no routes"},
+		{name: "proxy integration", mutate: func(c *Config) { c.Routes["$default"] = proxyRoute("$default", false) }},
+		{name: "two-way proxy integration", mutate: func(c *Config) { c.Routes["$default"] = proxyRoute("$default", true) }},
+		{name: "proxy integration with request templates", mutate: func(c *Config) {
+			c.Routes["$default"] = proxyRoute("$default", false)
+			c.Routes["$default"].Integration.RequestTemplates = map[string]*vtl.Template{"$default": vtl.MustParse("t", "{}")}
+		}, want: "AWS_PROXY integration with request templates"},
+		{name: "proxy integration with integration responses", mutate: func(c *Config) {
+			c.Routes["$default"] = proxyRoute("$default", true)
+			c.Routes["$default"].Integration.Responses = map[string]*IntegrationResponse{"$default": {Key: "$default"}}
+		}, want: "AWS_PROXY integration with integration responses"},
+		{name: "HTTP integration", mutate: func(c *Config) {
+			c.Routes["$default"] = proxyRoute("$default", false)
+			c.Routes["$default"].Integration.Type = "HTTP_PROXY"
+		}, want: `integration type "HTTP_PROXY"`},
+		{name: "integration without function", mutate: func(c *Config) {
+			c.Routes["$default"] = proxyRoute("$default", false)
+			c.Routes["$default"].Integration.Function = nil
+		}, want: "integration without a function"},
+		{name: "two-way non-proxy route without $default integration response", mutate: func(c *Config) {
+			c.Routes["$default"] = nonProxyRoute("$default", "/.+/")
+		}, want: "no $default integration response"},
+		{name: "regex key with lookaround", mutate: func(c *Config) {
+			c.Routes["$default"] = nonProxyRoute("$default", "$default", "/(?!x).*/")
+		}, want: `integration response key "/(?!x).*/": integration response key not supported by the local run: lookaround`},
+		{name: "key without slashes", mutate: func(c *Config) {
+			c.Routes["$default"] = nonProxyRoute("$default", "$default", "200")
+		}, want: `integration response key "200": want $default or /regex/`},
+		{name: "regex key Java rejects", mutate: func(c *Config) {
+			c.Routes["$default"] = nonProxyRoute("$default", "$default", `/{"errorType"/`)
+		}, want: "java.util.regex.PatternSyntaxException: Illegal repetition"},
+		{name: "the stack's function error key", mutate: func(c *Config) {
+			c.Routes["$default"] = nonProxyRoute("$default", "$default", `/[\s\S]+/`)
+		}},
+		{name: "response template selection on the integration response", mutate: func(c *Config) {
+			c.Routes["$default"] = nonProxyRoute("$default", "$default")
+			c.Routes["$default"].Integration.Responses["$default"].TemplateSelectionExpression = "${integration.response.statuscode}"
+		}, want: "${integration.response...} is not emulated"},
+		{name: "request template selection on a header", mutate: func(c *Config) {
+			c.Routes["$default"] = nonProxyRoute("$default", "$default")
+			c.Routes["$default"].Integration.TemplateSelectionExpression = "$request.header.x"
+		}, want: "only static keys and ${request.body.<field>} are emulated"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -542,6 +586,26 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// proxyRoute is a route with a proxy integration.
+func proxyRoute(key string, twoWay bool) *Route {
+	r := &Route{Key: key, Integration: &Integration{Type: IntegrationAWSProxy, Function: &fakeFunction{}}}
+	if twoWay {
+		r.RouteResponseSelectionExpression, r.RouteResponses = "$default", []string{"$default"}
+	}
+	return r
+}
+
+// nonProxyRoute is a two-way route with a non-proxy integration whose
+// integration responses have the keys given.
+func nonProxyRoute(key string, responseKeys ...string) *Route {
+	in := &Integration{Type: IntegrationAWS, Function: &fakeFunction{}, TemplateSelectionExpression: `\$default`,
+		Responses: map[string]*IntegrationResponse{}}
+	for _, k := range responseKeys {
+		in.Responses[k] = &IntegrationResponse{Key: k}
+	}
+	return &Route{Key: key, Integration: in, RouteResponseSelectionExpression: "$default", RouteResponses: []string{"$default"}}
 }
 
 func TestThrottling(t *testing.T) {

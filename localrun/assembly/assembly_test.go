@@ -59,16 +59,18 @@ var fixtures = []fixture{
 	{
 		name: "cognito", stage: "prod", identitySource: "route.request.querystring.token", arch: "arm64",
 		assets: map[string]string{
-			"AuthorizerFunctionB4DBAA43": "1c52fef9bc602c7e6963ab8f35cb76aa3e9bae4154ba71f43a4d83c045ed1f44",
-			"ConnectFunction52BFC429":    "60741bb432d0554d243b5caf61cb808b79e7792a2203aa05755dce3f2d78ceb9",
-			"DisconnectFunctionEFD34B26": "05da7dbe0f25ee6a5146bcb10124f11b1f1c461b66239ba45ac4d6b8ed1635a2",
-			"MessageFunction5E234045":    "eefd6af51241a0d72bcc80a95bbb7fc8330a0013046e2fa9ac3020b77fc4784e",
+			"AuthorizerFunctionB4DBAA43":   "47dd636025d221f2cfd3e9a48f7484481d1c4320739627bedd21b9baf30e0687",
+			"ConnectFunction52BFC429":      "884e924abf8f1662a3b72196069f37abb232bec8c706766587df4e4072fa90cc",
+			"DisconnectFunctionEFD34B26":   "477c68cf56e9dff4a0f3b31f2cd453451295484200e9f1d44a1db5000c2bef99",
+			"MessageFunction5E234045":      "58d5626b841205b86e7e08ae9f5c3ce4266df51e4d9a508b81e66bbec9ac43c1",
+			"ApigwaccountFunctionF7240545": "1b3f78119b17f8259bb13b89d2ae86c26bcda37c125a37c0dfb7a41e51925e30",
 		},
 		authEnv: map[string]any{
-			"AUDIENCE":        ref("UserPoolCliClient1F174B79"),
-			"IDENTITY_SOURCE": "route.request.querystring.token",
-			"ISSUER_URL":      join("", "https://", getAtt("UserPool6BA7E5F2", "ProviderURL")),
-			"JWKS_URL":        join("", "https://", getAtt("UserPool6BA7E5F2", "ProviderURL"), "/.well-known/jwks.json"),
+			"ALLOWED_TOKEN_USE": "access",
+			"AUDIENCE":          ref("UserPoolCliClient1F174B79"),
+			"IDENTITY_SOURCE":   "route.request.querystring.token",
+			"ISSUER_URL":        join("", "https://", getAtt("UserPool6BA7E5F2", "ProviderURL")),
+			"JWKS_URL":          join("", "https://", getAtt("UserPool6BA7E5F2", "ProviderURL"), "/.well-known/jwks.json"),
 		},
 		userPool: true,
 		wscat: join("", `npx wscat -c "wss://`, ref("WebSocketApi"), ".execute-api.", ref("AWS::Region"), ".",
@@ -77,15 +79,17 @@ var fixtures = []fixture{
 	{
 		name: "oidc", stage: "dev", identitySource: "route.request.header.Authorization", arch: "x86_64",
 		assets: map[string]string{
-			"AuthorizerFunctionB4DBAA43": "5364bba4d831b0e0a091fe002f777aac83c094fed12c214bf194766be2f2c4d6",
-			"ConnectFunction52BFC429":    "de2f16ff58adba5eaca1c1e60a057cf7550f7302dfd57487aff1d4a55b941fdc",
-			"DisconnectFunctionEFD34B26": "c640a1075d582aeae85339b24af3ecf2d0626a8b8d1b89482c974cceba63228d",
-			"MessageFunction5E234045":    "d8b223b3cce17f4ca0fc87f8fac4849be023d1fad10e70ab68f35024f07536f5",
+			"AuthorizerFunctionB4DBAA43":   "e2ef557be0f6f9a13ee2cd00d13e876e542b4e85ddbab64f80cac5999d2ec325",
+			"ConnectFunction52BFC429":      "f4dfe5aeb8b1ae779045f88691b2af6290b25a715304338f0aec828bd1243ac6",
+			"DisconnectFunctionEFD34B26":   "5890b88d52017791df5931fad002e123bcb212fe5c965f5bd6d0c5c8b499698c",
+			"MessageFunction5E234045":      "1bc8e22c5879cc0facf0112866341c84c243b674e9ac3cdd24cd4cb9ff898f9d",
+			"ApigwaccountFunctionF7240545": "038492f885846149a62934cb55bad5db2893ac1e23827d362da5b7e2c81338d3",
 		},
 		authEnv: map[string]any{
-			"AUDIENCE":        "chat",
-			"IDENTITY_SOURCE": "route.request.header.Authorization",
-			"ISSUER_URL":      "https://id.example.com",
+			"ALLOWED_TOKEN_USE": "*",
+			"AUDIENCE":          "chat",
+			"IDENTITY_SOURCE":   "route.request.header.Authorization",
+			"ISSUER_URL":        "https://id.example.com",
 		},
 		wscat: join("", `npx wscat -H "Authorization: Bearer $TOKEN" -c "wss://`, ref("WebSocketApi"), ".execute-api.",
 			ref("AWS::Region"), ".", ref("AWS::URLSuffix"), `/dev"`),
@@ -113,11 +117,25 @@ func (f fixture) want(t *testing.T) *Assembly {
 			IntegrationResponses:        map[string]IntegrationResponse{},
 		}
 		if twoWay {
+			prefix := strings.TrimSuffix(id, "Integration")
 			in.IntegrationResponses["$default"] = IntegrationResponse{
-				ID: strings.TrimSuffix(id, "Integration") + "IntegrationResponse", IntegrationResponseKey: "$default",
+				ID: prefix + "IntegrationResponse", IntegrationResponseKey: "$default",
+			}
+			// Function errors (any non-empty errorMessage) as the error frame.
+			in.IntegrationResponses[`/[\s\S]+/`] = IntegrationResponse{
+				ID: prefix + "FunctionErrorResponse", IntegrationResponseKey: `/[\s\S]+/`,
+				TemplateSelectionExpression: `\$default`,
+				ResponseTemplates:           map[string]string{"$default": mappingtemplates.InternalError},
 			}
 		}
 		return in
+	}
+	// $connect is a Lambda proxy integration: no templates, no responses.
+	proxyIntegration := func(id, fnID string) Integration {
+		return Integration{
+			ID: id, IntegrationType: "AWS_PROXY", IntegrationMethod: "POST", IntegrationURI: lambdaURIOf(fnID), FunctionID: fnID,
+			Timeout: 29 * time.Second, IntegrationResponses: map[string]IntegrationResponse{},
+		}
 	}
 	route := func(prefix, key string, twoWay bool) Route {
 		r := Route{ID: prefix + "Route", RouteKey: key, AuthorizationType: "NONE", IntegrationID: prefix + "Integration",
@@ -164,7 +182,7 @@ func (f fixture) want(t *testing.T) *Assembly {
 			"$default":    route("Default", "$default", true),
 		},
 		Integrations: map[string]Integration{
-			"ConnectIntegration":     integration("ConnectIntegration", "ConnectFunction52BFC429", mappingtemplates.Connect, false),
+			"ConnectIntegration":     proxyIntegration("ConnectIntegration", "ConnectFunction52BFC429"),
 			"DisconnectIntegration":  integration("DisconnectIntegration", "DisconnectFunctionEFD34B26", mappingtemplates.Disconnect, false),
 			"SendMessageIntegration": integration("SendMessageIntegration", "MessageFunction5E234045", mappingtemplates.Message, true),
 			"DefaultIntegration":     integration("DefaultIntegration", "MessageFunction5E234045", mappingtemplates.Message, true),
@@ -175,6 +193,8 @@ func (f fixture) want(t *testing.T) *Assembly {
 				"CONNECTION_TTL_SECONDS": "7200", "TABLE_NAME": table,
 			}),
 			"DisconnectFunctionEFD34B26": function("DisconnectFunctionEFD34B26", 128, 10, map[string]any{"TABLE_NAME": table}),
+			// The custom resource's function: no part of the API.
+			"ApigwaccountFunctionF7240545": function("ApigwaccountFunctionF7240545", 128, 300, map[string]any{}),
 			"MessageFunction5E234045": function("MessageFunction5E234045", 512, 25, map[string]any{
 				"CONNECTIONS_ENDPOINT": endpoint("https"),
 				"MAX_IN_FLIGHT":        "16",
@@ -231,12 +251,14 @@ func TestLoadFixtures(t *testing.T) {
 
 			// Every resource is typed, the unmodelled ones too.
 			for id, typ := range map[string]string{
-				"WebSocketApi":               typeAPI,
-				"MessageLogs312C7AE7":        "AWS::Logs::LogGroup",
-				"MessageRoleB005B27D":        "AWS::IAM::Role",
-				"ApiGatewayAccount":          "AWS::ApiGateway::Account",
-				"SendMessageRouteResponse":   typeRouteResponse,
-				"DefaultIntegrationResponse": typeIntegrationResponse,
+				"WebSocketApi":                     typeAPI,
+				"MessageLogs312C7AE7":              "AWS::Logs::LogGroup",
+				"MessageRoleB005B27D":              "AWS::IAM::Role",
+				"ApiGatewayCloudWatchRoleSetting":  "Custom::ApiGatewayCloudWatchRole",
+				"ApigwaccountRole477227FF":         "AWS::IAM::Role",
+				"SendMessageFunctionErrorResponse": typeIntegrationResponse,
+				"SendMessageRouteResponse":         typeRouteResponse,
+				"DefaultIntegrationResponse":       typeIntegrationResponse,
 			} {
 				if got.ResourceTypes[id] != typ {
 					t.Errorf("ResourceTypes[%s] = %q, want %q", id, got.ResourceTypes[id], typ)
@@ -331,7 +353,8 @@ func TestLoadErrors(t *testing.T) {
 		manifestFile = "manifest.json"
 		templateFile = "WebSocketApi.template.json"
 		assetsFile   = "WebSocketApi.assets.json"
-		messageAsset = "asset.eefd6af51241a0d72bcc80a95bbb7fc8330a0013046e2fa9ac3020b77fc4784e"
+		messageHash  = "58d5626b841205b86e7e08ae9f5c3ce4266df51e4d9a508b81e66bbec9ac43c1"
+		messageAsset = "asset." + messageHash
 	)
 	template := func(edit func(tmpl map[string]any)) func(t *testing.T, dir string) {
 		return func(t *testing.T, dir string) { editJSON(t, filepath.Join(dir, templateFile), edit) }
@@ -405,7 +428,7 @@ func TestLoadErrors(t *testing.T) {
 			func(t *testing.T, dir string) { remove(t, dir, messageAsset) },
 			[]string{
 				"template <dir>/WebSocketApi.template.json:",
-				"Resources.MessageFunction5E234045.Properties.Code.S3Key: asset eefd6af51241a0d72bcc80a95bbb7fc8330a0013046e2fa9ac3020b77fc4784e of <dir>/WebSocketApi.assets.json: stat <dir>/" + messageAsset + ": no such file or directory",
+				"Resources.MessageFunction5E234045.Properties.Code.S3Key: asset " + messageHash + " of <dir>/WebSocketApi.assets.json: stat <dir>/" + messageAsset + ": no such file or directory",
 			},
 		},
 		{
@@ -419,11 +442,11 @@ func TestLoadErrors(t *testing.T) {
 			"asset is a file",
 			func(t *testing.T, dir string) {
 				editJSON(t, filepath.Join(dir, assetsFile), func(m map[string]any) {
-					f := m["files"].(map[string]any)["eefd6af51241a0d72bcc80a95bbb7fc8330a0013046e2fa9ac3020b77fc4784e"].(map[string]any)
+					f := m["files"].(map[string]any)[messageHash].(map[string]any)
 					f["source"].(map[string]any)["packaging"] = "file"
 				})
 			},
-			[]string{`Code.S3Key: asset eefd6af51241a0d72bcc80a95bbb7fc8330a0013046e2fa9ac3020b77fc4784e of <dir>/WebSocketApi.assets.json is packaged "file", not as a zipped directory`},
+			[]string{"Code.S3Key: asset " + messageHash + ` of <dir>/WebSocketApi.assets.json is packaged "file", not as a zipped directory`},
 		},
 		{
 			"integration invokes a function without asset",
@@ -773,6 +796,49 @@ func TestLoadLenient(t *testing.T) {
 				}
 				if len(tb.KeySchema) != 2 || tb.BillingMode != "" || tb.TimeToLive != nil {
 					t.Errorf("table %+v", tb)
+				}
+			},
+		},
+		{
+			"custom resources and their functions are no part of the API",
+			func(tmpl map[string]any) {
+				res := resources(tmpl)
+				res["ProviderRole"] = map[string]any{"Type": "AWS::IAM::Role", "Properties": map[string]any{
+					"AssumeRolePolicyDocument": map[string]any{"Statement": []any{}},
+				}}
+				// Inline code, an environment no Resolver evaluates: neither
+				// matters for a function the API never invokes.
+				res["ProviderFunction"] = map[string]any{"Type": "AWS::Lambda::Function", "Properties": map[string]any{
+					"Code":        map[string]any{"ZipFile": "exports.handler = async () => ({})"},
+					"Handler":     "index.handler",
+					"Runtime":     "nodejs22.x",
+					"Role":        getAtt("ProviderRole", "Arn"),
+					"Environment": map[string]any{"Variables": map[string]any{"X": fn("Fn::If", []any{"c", "a", "b"})}},
+				}}
+				res["OtherFunction"] = map[string]any{"Type": "AWS::Lambda::Function", "Properties": map[string]any{
+					"Code": map[string]any{"S3Bucket": "b", "S3Key": "not-in-the-manifest.zip"},
+				}}
+				for id, typ := range map[string]string{"Setting": "Custom::ApiGatewayCloudWatchRole", "Generic": "AWS::CloudFormation::CustomResource"} {
+					res[id] = map[string]any{"Type": typ, "DependsOn": []any{"ProviderRole"}, "DeletionPolicy": "Delete",
+						"Properties": map[string]any{"ServiceToken": getAtt("ProviderFunction", "Arn"), "RoleName": "x"}}
+				}
+			},
+			func(t *testing.T, a *Assembly) {
+				base := loadFixture(t, "cognito")
+				if diff := cmp.Diff(base.Routes, a.Routes); diff != "" {
+					t.Errorf("Routes (-fixture +got):\n%s", diff)
+				}
+				if diff := cmp.Diff(base.Integrations, a.Integrations); diff != "" {
+					t.Errorf("Integrations (-fixture +got):\n%s", diff)
+				}
+				if diff := cmp.Diff(base.Authorizers, a.Authorizers); diff != "" {
+					t.Errorf("Authorizers (-fixture +got):\n%s", diff)
+				}
+				if fn, ok := a.Functions["ProviderFunction"]; !ok || fn.AssetDir != "" {
+					t.Errorf("ProviderFunction %+v", fn)
+				}
+				if a.ResourceTypes["Setting"] != "Custom::ApiGatewayCloudWatchRole" || a.ResourceTypes["Generic"] != "AWS::CloudFormation::CustomResource" {
+					t.Errorf("ResourceTypes: %v %v", a.ResourceTypes["Setting"], a.ResourceTypes["Generic"])
 				}
 			},
 		},

@@ -64,6 +64,8 @@ type builder struct {
 	errs   []error
 	// badAsset has the functions whose asset is reported already.
 	badAsset map[string]bool
+	// fnErrs are the problems of each function, by logical ID.
+	fnErrs map[string][]error
 }
 
 func (b *builder) fail(err error) {
@@ -93,7 +95,7 @@ func (b *builder) props(id string) (props, bool) {
 }
 
 func build(t *template, assets map[string]asset, a *Assembly) error {
-	b := &builder{t: t, assets: assets, a: a, badAsset: map[string]bool{}}
+	b := &builder{t: t, assets: assets, a: a, badAsset: map[string]bool{}, fnErrs: map[string][]error{}}
 	a.ResourceTypes = make(map[string]string, len(t.Resources))
 	for _, id := range slices.Sorted(maps.Keys(t.Resources)) {
 		r := t.Resources[id]
@@ -124,6 +126,7 @@ func build(t *template, assets map[string]asset, a *Assembly) error {
 		b.integrations()
 		b.routes()
 	}
+	b.reportFunctionErrors()
 	return errors.Join(b.errs...)
 }
 
@@ -492,29 +495,37 @@ func (b *builder) functions() {
 			continue
 		}
 		fn := Function{ID: id}
+		// Problems of a function are reported only if the API invokes it
+		// (reportFunctionErrors): others, such as a custom resource's, are
+		// no part of the local run.
+		fail := func(err error) {
+			if err != nil {
+				b.fnErrs[id] = append(b.fnErrs[id], err)
+			}
+		}
 		var err error
 		fn.Handler, err = p.str("Handler")
-		b.fail(err)
+		fail(err)
 		fn.Runtime, err = p.str("Runtime")
-		b.fail(err)
+		fail(err)
 		fn.Architectures, err = p.strList("Architectures")
-		b.fail(err)
+		fail(err)
 		if len(fn.Architectures) == 0 {
 			fn.Architectures = []string{"x86_64"}
 		}
 		fn.MemorySize, err = p.int("MemorySize", 128)
-		b.fail(err)
+		fail(err)
 		seconds, err := p.int("Timeout", 3)
-		b.fail(err)
+		fail(err)
 		fn.Timeout = time.Duration(seconds) * time.Second
 		fn.AssetDir, err = b.assetDir(p)
-		b.fail(err)
+		fail(err)
 		b.badAsset[id] = err != nil
 
 		env, err := p.object("Environment")
-		b.fail(err)
+		fail(err)
 		vars, err := env.object("Variables")
-		b.fail(err)
+		fail(err)
 		fn.Environment = make(map[string]any, len(vars.m))
 		sym := b.symbolic()
 		for _, name := range slices.Sorted(maps.Keys(vars.m)) {
@@ -523,20 +534,44 @@ func (b *builder) functions() {
 			// Catch what no Resolver could evaluate now, not at run time.
 			if !isNoValue(raw) {
 				if _, err := sym.str(raw); err != nil {
-					b.failf("%s: %w", vars.at(name), err)
+					fail(fmt.Errorf("%s: %w", vars.at(name), err))
 				}
 			}
 		}
 
 		lc, err := p.object("LoggingConfig")
-		b.fail(err)
+		fail(err)
 		fn.LoggingConfig.LogFormat, err = lc.str("LogFormat")
-		b.fail(err)
+		fail(err)
 		fn.LoggingConfig.ApplicationLogLevel, err = lc.str("ApplicationLogLevel")
-		b.fail(err)
+		fail(err)
 		fn.LoggingConfig.SystemLogLevel, err = lc.str("SystemLogLevel")
-		b.fail(err)
+		fail(err)
 		b.a.Functions[id] = fn
+	}
+}
+
+// reportFunctionErrors reports the problems of the functions the API
+// invokes, through an integration or an authorizer; of every function when
+// there is no API to tell which.
+func (b *builder) reportFunctionErrors() {
+	if b.a.Integrations == nil {
+		for _, id := range slices.Sorted(maps.Keys(b.fnErrs)) {
+			b.errs = append(b.errs, b.fnErrs[id]...)
+		}
+		return
+	}
+	used := map[string]bool{}
+	for _, in := range b.a.Integrations {
+		used[in.FunctionID] = true
+	}
+	for _, az := range b.a.Authorizers {
+		used[az.FunctionID] = true
+	}
+	for _, id := range slices.Sorted(maps.Keys(b.fnErrs)) {
+		if used[id] {
+			b.errs = append(b.errs, b.fnErrs[id]...)
+		}
 	}
 }
 

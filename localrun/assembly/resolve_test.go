@@ -170,11 +170,13 @@ func TestResolverEnv(t *testing.T) {
 		want map[string]string
 	}{
 		{"AuthorizerFunctionB4DBAA43", map[string]string{
-			"AUDIENCE":        "client",
-			"IDENTITY_SOURCE": "route.request.querystring.token",
-			"ISSUER_URL":      "https://127.0.0.1:8443/pool",
-			"JWKS_URL":        "https://127.0.0.1:8443/pool/.well-known/jwks.json",
+			"ALLOWED_TOKEN_USE": "access",
+			"AUDIENCE":          "client",
+			"IDENTITY_SOURCE":   "route.request.querystring.token",
+			"ISSUER_URL":        "https://127.0.0.1:8443/pool",
+			"JWKS_URL":          "https://127.0.0.1:8443/pool/.well-known/jwks.json",
 		}},
+		{"ApigwaccountFunctionF7240545", map[string]string{}},
 		{"ConnectFunction52BFC429", map[string]string{"CONNECTION_TTL_SECONDS": "7200", "TABLE_NAME": "connections"}},
 		{"DisconnectFunctionEFD34B26", map[string]string{"TABLE_NAME": "connections"}},
 		{"MessageFunction5E234045", map[string]string{

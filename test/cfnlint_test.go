@@ -56,7 +56,7 @@ func TestCfnLint(t *testing.T) {
 	for rule := range cfnLintIgnored {
 		ignore = append(ignore, rule)
 	}
-	args := append([]string{"--format", "json", "--ignore-checks", strings.Join(ignore, ",")}, files...)
+	args := append([]string{"--format", "json", "--ignore-checks=" + strings.Join(ignore, ",")}, files...)
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command(lint, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -8,11 +8,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +29,7 @@ import (
 	"github.com/coder/websocket"
 	minidyn "github.com/truora/minidyn/server"
 
+	"wsapi/localrun/assembly"
 	"wsapi/localrun/devissuer"
 	"wsapi/localrun/gateway"
 	"wsapi/stacks"
@@ -333,6 +337,8 @@ func TestE2EHandshake(t *testing.T) {
 			}
 		})
 	}
+	// $connect is a Lambda proxy integration: the connect function's
+	// statusCode 200 accepts, and it has stored the connection by then.
 	t.Run("valid token: connected and stored", func(t *testing.T) {
 		before := rows(t, s)
 		c := dial(t, s, "valid-user")
@@ -628,5 +634,137 @@ func TestE2EExternalDynamoDB(t *testing.T) {
 	c.send(map[string]any{"action": "sendmessage", "message": "hi"})
 	if ack := c.read(); ack["type"] != "ack" {
 		t.Errorf("ack %v", ack)
+	}
+}
+
+// refusingWrites is a DynamoDB API that refuses every PutItem, as a table
+// the function may not write to would.
+func refusingWrites(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".PutItem") {
+			body := []byte(`{"__type":"com.amazonaws.dynamodb.v20120810#AccessDeniedException","message":"e2e: writes refused"}`)
+			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+			w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)), 10))
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write(body)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// startRun starts a local run of its own on assemblyDir, closed when the
+// test ends.
+func startRun(t *testing.T, assemblyDir, dynamoDBEndpoint string) *Server {
+	t.Helper()
+	s, err := Start(context.Background(), Options{
+		AssemblyDir:      assemblyDir,
+		StateDir:         t.TempDir(),
+		DynamoDBEndpoint: dynamoDBEndpoint,
+		Logs:             e2eLogs,
+	})
+	if err != nil {
+		t.Fatalf("start: %v\n%s", err, e2eLogs.String())
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s.Close(ctx)
+	})
+	return s
+}
+
+// TestE2EConnectRefused: when the connect function cannot store the
+// connection it answers statusCode 500, and the client's handshake fails
+// with that status (the proxy $connect integration).
+func TestE2EConnectRefused(t *testing.T) {
+	e2e(t)
+	db := httptest.NewServer(refusingWrites(withCRC32(minidyn.NewServer())))
+	defer db.Close()
+	s := startRun(t, e2eAssembly, db.URL)
+	tok, err := s.Token("refused-user", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, c := dialToken(t, s, "?token="+tok); status != 500 {
+		if c != nil {
+			_ = c.CloseNow()
+		}
+		t.Fatalf("handshake %d, want 500 from the connect function\n%s", status, e2eLogs.String())
+	}
+	if ids := s.gateway.ConnectionIDs(); len(ids) != 0 {
+		t.Errorf("refused, yet connections %v", ids)
+	}
+	if r := rows(t, s); len(r) != 0 {
+		t.Errorf("rows %v", r)
+	}
+}
+
+// crashingAssembly is the e2e assembly with a message function that exits
+// as soon as it starts, as a crashed runtime does: every invocation fails
+// with Runtime.ExitError. The other assets are the same files.
+func crashingAssembly(t *testing.T) string {
+	t.Helper()
+	asm, err := assembly.Load(e2eAssembly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crashing string
+	for id, fn := range asm.Functions {
+		if shortName(id) == "MessageFunction" {
+			crashing = fn.AssetDir
+		}
+	}
+	crash, err := os.ReadFile("/bin/false")
+	if err != nil {
+		t.Skipf("no /bin/false to crash with: %v", err)
+	}
+	dst := t.TempDir()
+	entries, err := os.ReadDir(e2eAssembly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		src, to := filepath.Join(e2eAssembly, e.Name()), filepath.Join(dst, e.Name())
+		switch {
+		case src == crashing:
+			err = os.Mkdir(to, 0o755)
+			if err == nil {
+				err = os.WriteFile(filepath.Join(to, "bootstrap"), crash, 0o755)
+			}
+		case e.IsDir():
+			err = os.Symlink(src, to)
+		default:
+			var b []byte
+			if b, err = os.ReadFile(src); err == nil {
+				err = os.WriteFile(to, b, 0o644)
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// TestE2EMessageFunctionCrash: a message whose function crashes gets the
+// stack's error frame, through the integration response keyed /[\s\S]+/,
+// with API Gateway's request id; the connection stays open.
+func TestE2EMessageFunctionCrash(t *testing.T) {
+	e2e(t)
+	s := startRun(t, crashingAssembly(t), "")
+	c := dial(t, s, "crash-user")
+	for range 2 {
+		c.send(map[string]any{"action": "sendmessage", "message": "hello"})
+		f := c.read()
+		msg, _ := f["message"].(string)
+		if f["type"] != "error" || f["code"] != "internal" || !strings.HasPrefix(msg, "internal error, request id ") ||
+			strings.Contains(msg, "$context") {
+			t.Errorf("frame %v, want the internal error frame", f)
+		}
+	}
+	c.send("not json") // $default, the same function
+	if f := c.read(); f["code"] != "internal" {
+		t.Errorf("frame %v, want the internal error frame", f)
 	}
 }

@@ -535,3 +535,65 @@ func TestBinaryFrame(t *testing.T) {
 	}
 	waitFor(t, func() bool { return len(a.gateway.ConnectionIDs()) == 0 })
 }
+
+// TestPostDuringConnect: a post to a connection whose $connect integration
+// has not finished yet gets 410 Gone (apigateway-how-to-call-websocket-api-connections),
+// one right after the handshake is delivered.
+func TestPostDuringConnect(t *testing.T) {
+	var during int
+	a := newTestAPI(t, asProxy("$connect"))
+	a.connect.handle = func(p []byte) Result {
+		var ev struct {
+			RequestContext struct{ ConnectionID string } `json:"requestContext"`
+		}
+		_ = json.Unmarshal(p, &ev)
+		during = postConnection(t, a, ev.RequestContext.ConnectionID, `{"early":true}`).StatusCode
+		return Result{Payload: []byte(`{"statusCode":200}`)}
+	}
+	c := a.dial(t, "?token=t")
+	if during != http.StatusGone {
+		t.Errorf("post during $connect: %d, want 410", during)
+	}
+	if resp := postConnection(t, a, a.gateway.ConnectionIDs()[0], `{"late":true}`); resp.StatusCode != http.StatusOK {
+		t.Errorf("post after the handshake: %d, want 200", resp.StatusCode)
+	}
+	if r := readJSON(t, c); r["late"] != true {
+		t.Errorf("client got %v, want only the late post", r)
+	}
+}
+
+// deadlineFunction waits until its invocation's context ends and reports
+// how long that took.
+type deadlineFunction struct{ waited chan time.Duration }
+
+func (f deadlineFunction) Invoke(ctx context.Context, _ []byte) (Result, error) {
+	start := time.Now()
+	<-ctx.Done()
+	f.waited <- time.Since(start)
+	return Result{}, ctx.Err()
+}
+
+// TestIntegrationTimeout: an integration's TimeoutInMillis bounds the
+// invocation (apigateway-execution-service-websocket-limits-table: 50 ms to
+// 29 s); the client then gets the error frame.
+func TestIntegrationTimeout(t *testing.T) {
+	f := deadlineFunction{waited: make(chan time.Duration, 1)}
+	for _, proxied := range []bool{false, true} {
+		a := newTestAPI(t, func(c *Config, _ *Options) {
+			in := c.Routes["sendmessage"].Integration
+			in.Function, in.Timeout = f, 50*time.Millisecond
+			if proxied {
+				c.Routes["sendmessage"].Integration = &Integration{Type: IntegrationAWSProxy, Function: f, Timeout: 50 * time.Millisecond}
+			}
+		})
+		c := a.dial(t, "?token=t")
+		write(t, c, `{"action":"sendmessage"}`)
+		if r := readJSON(t, c); r["message"] != "Internal server error" {
+			t.Errorf("proxy %v: frame %v", proxied, r)
+		}
+		// Generous bounds: the point is that the 29 s default did not apply.
+		if d := <-f.waited; d < 40*time.Millisecond || d > 5*time.Second {
+			t.Errorf("proxy %v: the invocation lasted %v, want about 50 ms", proxied, d)
+		}
+	}
+}

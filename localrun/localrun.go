@@ -5,6 +5,10 @@
 // OIDC issuer (package devissuer) that the real authorizer verifies tokens
 // against. Nothing about routes, templates, functions or tables is written
 // here: it is all read from the template.
+//
+// FIDELITY.md lists each behaviour of API Gateway the run emulates, the AWS
+// page it comes from and the test that covers it, and every known
+// difference from AWS.
 package localrun
 
 import (

@@ -31,7 +31,7 @@ func TestUndocumentedAccessLogVariables(t *testing.T) {
 		{`{"a":"$context.requestId","b":"${context.routeKey}"}`, nil},
 		{`{"d":"$context.messageDirection"}`, []string{"$context.messageDirection"}},
 		{`$context.integrationStatus $context.integrationStatus`, []string{"$context.integrationStatus"}},
-		{`$context.authorizer.tenant`, nil},                                             // the authorizer's own context key
+		{`$context.authorizer.tenant`, nil},                                            // the authorizer's own context key
 		{`$context.authorizer.claims.sub`, []string{"$context.authorizer.claims.sub"}}, // HTTP APIs only
 		{`$context.responseLatency`, []string{"$context.responseLatency"}},             // REST and HTTP APIs only
 	}

@@ -13,6 +13,10 @@ import (
 // 500.
 var ErrUnauthorized = errors.New("Unauthorized")
 
+// unauthorizedEcho is how aws-lambda-go prints ErrUnauthorized when the
+// handler returns it (an errors.New value has type *errors.errorString).
+const unauthorizedEcho = `{"errorMessage":"Unauthorized","errorType":"errorString"}`
+
 // Refusals this package decides itself; library errors are matched as they
 // come (see reasons).
 var (

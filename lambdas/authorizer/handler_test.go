@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -178,5 +180,21 @@ func TestLogsNeverHoldTheToken(t *testing.T) {
 	// The kid is part of the token too.
 	if strings.Contains(out, "unknown-kid-value") {
 		t.Errorf("logs contain the token's kid:\n%s", out)
+	}
+}
+
+// TestUnauthorizedEcho: the line main drops is exactly what aws-lambda-go
+// prints for ErrUnauthorized (its lambdaErrorResponse: the message, and the
+// type name without the pointer).
+func TestUnauthorizedEcho(t *testing.T) {
+	echo, err := json.Marshal(messages.InvokeResponse_Error{
+		Message: ErrUnauthorized.Error(),
+		Type:    reflect.TypeOf(ErrUnauthorized).Elem().Name(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(echo) != unauthorizedEcho {
+		t.Errorf("aws-lambda-go would print %s, main drops %s", echo, unauthorizedEcho)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log"
 	"log/slog"
 	"os"
 
@@ -15,6 +16,16 @@ func main() {
 // setup reads the configuration and fetches the issuer's keys; either
 // failing stops the process at cold start (see package boot).
 func setup(ctx context.Context, logger *slog.Logger) (*Handler, error) {
+	// aws-lambda-go echoes every error a handler returns through package
+	// log, as plain text. This handler's only error is the documented
+	// Unauthorized, and Handle has already logged the refusal with its
+	// reason as one JSON line; anything else the runtime prints stays, as
+	// JSON.
+	log.SetFlags(0)
+	log.SetOutput(boot.StdLogWriter{Logger: logger, Drop: func(line string) bool {
+		return line == unauthorizedEcho
+	}})
+
 	cfg, err := LoadConfig(os.Getenv)
 	if err != nil {
 		return nil, err

@@ -31,6 +31,7 @@ import (
 
 	"wsapi/localrun/assembly"
 	"wsapi/localrun/devissuer"
+	"wsapi/localrun/devpage"
 	"wsapi/localrun/gateway"
 	"wsapi/localrun/lambdaruntime"
 	"wsapi/vtl"
@@ -192,7 +193,10 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	}); err != nil {
 		return nil, err
 	}
-	s.serve(&http.Server{Handler: s.gateway, ReadHeaderTimeout: 10 * time.Second}, wsListener)
+	// The dev chat page (package devpage) shares the API's origin; the
+	// stage's paths and everything the page does not serve stay the gateway's.
+	handler := devpage.Handler(s.gateway, devpage.Options{Stage: asm.Stage.StageName, Mint: s.Token})
+	s.serve(&http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}, wsListener)
 
 	if err := writeRunInfo(opts.StateDir, RunInfo{URL: s.URL, IssuerURL: s.IssuerURL, Audience: s.Audience}); err != nil {
 		return nil, err

@@ -2,13 +2,24 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# jsii prints a banner on Node 20, which it still supports for now.
+# On Node 20, jsii prints a 10-line banner on every synth and test run: "Node 20
+# is end-of-life and not supported anymore by this software since 2026-10-30";
+# the supported releases are 22 and 24. It is silenced here, and make says it
+# once, in one line, instead.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 export CDK_DISABLE_CLI_TELEMETRY ?= true
+NODE_MAJOR := $(shell node --version 2>/dev/null | sed -e 's/^v//' -e 's/\..*//')
+ifeq ($(NODE_MAJOR),20)
+$(info note: Node 20 is end-of-life and not supported by the CDK CLI and jsii since 2026-10-30; use Node 22 or 24)
+endif
 
 # Debian packages the VTL differential tests render against (Apache Velocity
-# 1.7, Jayway JsonPath); Java itself must be there too.
+# 1.7, Jayway JsonPath); they compile a small Java harness, so a JDK (javac)
+# is needed, not only a runtime.
 DEBIAN_PACKAGES := velocity libjsonpath-java libjson-smart-java libcommons-lang-java
+ifeq ($(shell command -v javac),)
+DEBIAN_PACKAGES += default-jdk-headless
+endif
 
 .PHONY: help
 help: ## List the targets
@@ -72,6 +83,9 @@ DEV_FLAGS ?=
 
 .PHONY: dev
 dev: node_modules/.installed ## Run the API on loopback: synthesize for this machine, then serve it
+	@echo "make dev: synthesizing the app for this machine. The first run compiles the CDK's Go"
+	@echo "bindings and the functions, which takes several minutes (about 4 on 2 cores) with no"
+	@echo "output; later runs take seconds."
 	go mod download
 	npx cdk synth --quiet -o cdk.dev.out -c lambdaArchitecture=$(DEV_ARCH)
 	go build -o bin/wslocal ./cmd/wslocal

@@ -2,6 +2,8 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"os"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -15,9 +17,16 @@ func main() {
 	defer jsii.Close()
 
 	app := awscdk.NewApp(nil)
-	props := stacks.PropsFromContext(app.Node())
+	props, propsErr := stacks.PropsFromContext(app.Node())
+	name, nameErr := stacks.StackNameFromContext(app.Node())
+	if err := errors.Join(nameErr, propsErr); err != nil {
+		// A list of problems, not a Go panic trace.
+		fmt.Fprintln(os.Stderr, err)
+		jsii.Close()
+		os.Exit(1)
+	}
 	props.Env = env()
-	stacks.NewWebSocketStack(app, "WebSocketApi", &props)
+	stacks.NewWebSocketStack(app, name, &props)
 
 	// Every synth, here and in the tests, runs the AWS Solutions checks.
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)

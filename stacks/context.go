@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 // ContextKeys lists the CDK context keys PropsFromContext reads (`cdk synth
 // -c key=value`, or "context" in cdk.json), each with the prop it sets.
 var ContextKeys = map[string]string{
+	"stackName":                      "the stack's name (not a prop; default WebSocketApi)",
 	"stageName":                      "StageName",
 	"identitySource":                 "IdentitySource",
 	"issuer":                         "Issuer",
@@ -49,21 +51,50 @@ var retentionByDays = map[int]awslogs.RetentionDays{
 	3653: awslogs.RetentionDays_TEN_YEARS,
 }
 
+// DefaultStackName is the CloudFormation stack name (and construct id) when
+// the context key stackName is not set.
+const DefaultStackName = "WebSocketApi"
+
+// stackNamePattern is CloudFormation's rule for stack names.
+var stackNamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
+
 // PropsFromContext reads the stack props from CDK context, so deployers can
-// set them without editing code. Unset keys keep their defaults; a value that
-// does not parse panics with every such problem listed, like a failed synth.
-func PropsFromContext(node constructs.Node) WebSocketStackProps {
-	props, err := propsFromContext(func(key string) (string, bool) {
+// set them without editing code. Unset keys keep their defaults; every value
+// that does not parse or validate is reported at once.
+func PropsFromContext(node constructs.Node) (WebSocketStackProps, error) {
+	props, err := propsFromContext(contextGetter(node))
+	if err != nil {
+		return props, fmt.Errorf("invalid CDK context:\n%w", err)
+	}
+	return props, nil
+}
+
+// StackNameFromContext reads the stack name from the context key stackName
+// (default DefaultStackName), so that two copies of the app can live in one
+// account and region: `cdk deploy -c stackName=ChatStaging`.
+func StackNameFromContext(node constructs.Node) (string, error) {
+	return stackNameFromContext(contextGetter(node))
+}
+
+func stackNameFromContext(get func(string) (string, bool)) (string, error) {
+	name, ok := get("stackName")
+	if !ok {
+		return DefaultStackName, nil
+	}
+	if name = strings.TrimSpace(name); !stackNamePattern.MatchString(name) {
+		return "", fmt.Errorf("stackName=%q: want a CloudFormation stack name (a letter, then up to 127 letters, digits or '-')", name)
+	}
+	return name, nil
+}
+
+func contextGetter(node constructs.Node) func(string) (string, bool) {
+	return func(key string) (string, bool) {
 		v := node.TryGetContext(jsii.String(key))
 		if v == nil {
 			return "", false
 		}
 		return fmt.Sprint(v), true
-	})
-	if err != nil {
-		panic(fmt.Sprintf("invalid CDK context:\n%v", err))
 	}
-	return props
 }
 
 func propsFromContext(get func(string) (string, bool)) (WebSocketStackProps, error) {

@@ -136,7 +136,9 @@ func TestPropsFromContext(t *testing.T) {
 	}
 	// Every listed key is read: a nonsense value under it must be refused.
 	for key := range ContextKeys {
-		if _, err := propsFromContext(func(k string) (string, bool) { return "\x00", k == key }); err == nil {
+		get := func(k string) (string, bool) { return "\x00", k == key }
+		_, nameErr := stackNameFromContext(get)
+		if _, err := propsFromContext(get); err == nil && nameErr == nil {
 			t.Errorf("context key %s=\\x00 accepted: is it read at all?", key)
 		}
 	}
@@ -151,4 +153,27 @@ func TestNewWebSocketStackRejectsInvalidProps(t *testing.T) {
 	}()
 	// Validation runs before any construct is made, so no jsii is needed.
 	NewWebSocketStack(nil, "Bad", &WebSocketStackProps{StageName: "bad stage"})
+}
+
+func TestStackNameFromContext(t *testing.T) {
+	cases := []struct {
+		value   string
+		set     bool
+		want    string
+		wantErr bool
+	}{
+		{set: false, want: DefaultStackName},
+		{value: "ChatStaging", set: true, want: "ChatStaging"},
+		{value: " chat-2 ", set: true, want: "chat-2"},
+		{value: "2chat", set: true, wantErr: true},
+		{value: "chat_staging", set: true, wantErr: true},
+		{value: "", set: true, wantErr: true},
+		{value: strings.Repeat("a", 129), set: true, wantErr: true},
+	}
+	for _, c := range cases {
+		got, err := stackNameFromContext(func(k string) (string, bool) { return c.value, c.set && k == "stackName" })
+		if (err != nil) != c.wantErr || got != c.want {
+			t.Errorf("stackName=%q (set %v): got %q, %v", c.value, c.set, got, err)
+		}
+	}
 }

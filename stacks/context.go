@@ -178,10 +178,9 @@ func propsFromContext(get func(string) (string, bool)) (WebSocketStackProps, err
 			errs = append(errs, fmt.Errorf("removalPolicy=%q: want retain, destroy or snapshot", v))
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return p, err
-	}
-	return p, p.Validate()
+	// Values that did not parse keep their defaults for Validate, which
+	// reports the problems of the others: every problem at once.
+	return p, errors.Join(append(errs, p.Validate())...)
 }
 
 // CDKJSONContext reads the "context" of a cdk.json, which the CDK CLI hands

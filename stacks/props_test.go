@@ -115,6 +115,7 @@ func TestPropsFromContext(t *testing.T) {
 		}},
 		{name: "unknown removal policy", context: map[string]string{"removalPolicy": "keep"}, wantErr: "removalPolicy"},
 		{name: "parsed but invalid", context: map[string]string{"stageName": "a/b"}, wantErr: "StageName"},
+		{name: "unparsable and invalid together", context: map[string]string{"stageName": "a b", "maxInFlight": "x"}, wantErr: "StageName"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -15,6 +15,14 @@
 // State (the signing key, the CA and the server certificate) lives in one
 // directory and is created on first use, so tokens minted by one process (the
 // `token` command) verify against the keys another (the dev server) serves.
+// Several local runs may share one directory: each serves its own issuer URL,
+// and a token names the URL it was minted for (see package localrun/runstate).
+// [Issuer.CheckServing] tells whether a URL is served with this directory's
+// keys, so the token command never prints a token no live run accepts.
+//
+// The certificate on disk names 127.0.0.1, ::1 and localhost; a client that
+// reaches the issuer on another loopback address (127.1.2.3, say) gets one
+// for that address, signed by the same CA and kept in memory.
 //
 // Nothing here is for production: the keys sit unencrypted on disk, anyone
 // who can read them can mint tokens the local authorizer accepts, and the CA

@@ -15,8 +15,11 @@ import (
 	"io/fs"
 	"math/big"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/MicahParks/jwkset"
@@ -62,7 +65,11 @@ type Issuer struct {
 	kid        string
 	jwks       []byte // the public key set, JSON encoded
 	caCert     *x509.Certificate
+	caKey      *ecdsa.PrivateKey
 	serverCert tls.Certificate
+	// extraCerts caches the in-memory certificates for loopback addresses
+	// other than 127.0.0.1 and ::1 (see TLSConfig), by address.
+	extraCerts sync.Map // netip.Addr → *tls.Certificate
 }
 
 // Open loads the issuer's state from dir, creating it on first use: an
@@ -158,6 +165,7 @@ func loadOrCreate(dir string, now time.Time) (*Issuer, error) {
 		kid:        kid,
 		jwks:       jwks,
 		caCert:     caCert,
+		caKey:      caKey,
 		serverCert: tls.Certificate{
 			Certificate: [][]byte{serverCert.Raw},
 			PrivateKey:  serverKey,
@@ -172,13 +180,55 @@ func (i *Issuer) CAFile() string {
 }
 
 // TLSConfig returns a new server configuration with the issuer's
-// certificate; callers may modify it.
+// certificate; callers may modify it. A client that reached the server on
+// another loopback address (127.1.2.3, say: the local run listens on any of
+// 127.0.0.0/8) gets a certificate for that address, signed by the same CA
+// and kept in memory only, since the one on disk names 127.0.0.1, ::1 and
+// localhost.
 func (i *Issuer) TLSConfig() *tls.Config {
-	return &tls.Config{
+	cfg := &tls.Config{
 		Certificates: []tls.Certificate{i.serverCert},
 		// Every client is a current Go program or tool on this machine.
 		MinVersion: tls.VersionTLS13,
 	}
+	// Not GetCertificate: crypto/tls calls it only for clients that send a
+	// server name, and clients of an IP literal send none.
+	base := cfg.Clone()
+	cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		cert, err := i.certificateFor(hello)
+		if cert == nil || err != nil {
+			return nil, err
+		}
+		c := base.Clone()
+		c.Certificates = []tls.Certificate{*cert}
+		return c, nil
+	}
+	return cfg
+}
+
+// certificateFor returns the certificate for the loopback address the
+// client connected to, when the one on disk does not name it; else nil.
+func (i *Issuer) certificateFor(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if hello.Conn == nil {
+		return nil, nil
+	}
+	ap, err := netip.ParseAddrPort(hello.Conn.LocalAddr().String())
+	if err != nil {
+		return nil, nil
+	}
+	addr := ap.Addr().Unmap().WithZone("")
+	if !addr.IsLoopback() || slices.ContainsFunc(serverIPs, func(ip net.IP) bool { return ip.Equal(addr.AsSlice()) }) {
+		return nil, nil
+	}
+	if c, ok := i.extraCerts.Load(addr); ok {
+		return c.(*tls.Certificate), nil
+	}
+	cert, key, err := createServerCertFor(i.caCert, i.caKey, time.Now(), nil, []net.IP{addr.AsSlice()})
+	if err != nil {
+		return nil, fmt.Errorf("certificate for %s: %w", addr, err)
+	}
+	c, _ := i.extraCerts.LoadOrStore(addr, &tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert})
+	return c.(*tls.Certificate), nil
 }
 
 func newKey() (*ecdsa.PrivateKey, error) {
@@ -222,6 +272,11 @@ func createCA(now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 }
 
 func createServerCert(ca *x509.Certificate, caKey *ecdsa.PrivateKey, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	return createServerCertFor(ca, caKey, now, serverDNSNames, serverIPs)
+}
+
+// createServerCertFor creates a server certificate for the given names.
+func createServerCertFor(ca *x509.Certificate, caKey *ecdsa.PrivateKey, now time.Time, dnsNames []string, ips []net.IP) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	key, err := newKey()
 	if err != nil {
 		return nil, nil, err
@@ -238,8 +293,8 @@ func createServerCert(ca *x509.Certificate, caKey *ecdsa.PrivateKey, now time.Ti
 		NotAfter:    minTime(now.Add(certValidity), ca.NotAfter),
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:    serverDNSNames,
-		IPAddresses: serverIPs,
+		DNSNames:    dnsNames,
+		IPAddresses: ips,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
 	if err != nil {

@@ -26,8 +26,10 @@ import (
 type Options struct {
 	Logger *slog.Logger
 	// Credentials are the access key ids and secrets whose SigV4
-	// signatures the @connections API accepts. Empty: any well-formed
-	// Authorization header is accepted.
+	// signatures the @connections API accepts, checked as AWS does
+	// (sigv4.go). Empty, for unit tests of other features only: the
+	// Authorization header's shape and scope are checked, not the
+	// signature; the local run always sets them.
 	Credentials map[string]string
 	// DisconnectDelay postpones the $disconnect integration of connections
 	// that ended without a close frame, as API Gateway's best-effort

@@ -15,7 +15,6 @@ import (
 	"context"
 	"crypto/tls"
 	"debug/elf"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +33,7 @@ import (
 	"wsapi/localrun/devpage"
 	"wsapi/localrun/gateway"
 	"wsapi/localrun/lambdaruntime"
+	"wsapi/localrun/runstate"
 	"wsapi/vtl"
 )
 
@@ -58,9 +58,12 @@ type Options struct {
 	// DynamoDBEndpoint uses an external DynamoDB API instead of the
 	// embedded one; its tables are created when missing.
 	DynamoDBEndpoint string
-	StateDir         string // issuer keys and run.json; default .wslocal
-	LogLevel         slog.Level
-	Logs             io.Writer // function and gateway logs; default stderr
+	// StateDir holds the issuer keys, shared by the runs that use it, and
+	// runs/<port>.json, this run's record for `wslocal token` (package
+	// runstate); default .wslocal.
+	StateDir string
+	LogLevel slog.Level
+	Logs     io.Writer // function and gateway logs; default stderr
 	// Limits override API Gateway's quotas (tests shorten them).
 	Limits          gateway.Limits
 	DisconnectDelay time.Duration
@@ -81,15 +84,8 @@ type Server struct {
 	httpServers  []*http.Server
 	pools        []*lambdaruntime.Pool
 	stopDynamoDB func()
+	run          *runstate.Registration // this run's record in StateDir
 	log          *slog.Logger
-}
-
-// RunInfo is what `wslocal token` needs from a running `wslocal dev`,
-// written to StateDir/run.json.
-type RunInfo struct {
-	URL       string `json:"url"`
-	IssuerURL string `json:"issuerUrl"`
-	Audience  string `json:"audience"`
 }
 
 // Start loads the assembly and starts everything; Close stops it.
@@ -198,7 +194,12 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	handler := devpage.Handler(s.gateway, devpage.Options{Stage: asm.Stage.StageName, Mint: s.Token})
 	s.serve(&http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}, wsListener)
 
-	if err := writeRunInfo(opts.StateDir, RunInfo{URL: s.URL, IssuerURL: s.IssuerURL, Audience: s.Audience}); err != nil {
+	// Last, once everything answers: `wslocal token` finds the run by this
+	// record, and Close removes it.
+	if s.run, err = runstate.Register(opts.StateDir, runstate.Run{
+		Port: wsListener.Addr().(*net.TCPAddr).Port, URL: s.URL, IssuerURL: s.IssuerURL, Audience: s.Audience,
+		PID: os.Getpid(), StartedAt: time.Now().UTC(),
+	}); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -230,7 +231,8 @@ func (s *Server) MintToken(c devissuer.Claims) (string, error) {
 // Close closes every connection (running their $disconnect), then stops
 // the functions and servers.
 func (s *Server) Close(ctx context.Context) error {
-	var errs []error
+	// The record first: no token is minted for a run that is stopping.
+	errs := []error{s.run.Close()}
 	if s.gateway != nil {
 		errs = append(errs, s.gateway.Close(ctx))
 	}
@@ -455,26 +457,4 @@ func integration(in assembly.Integration, functions map[string]gateway.Function)
 		out.Responses[k] = ir
 	}
 	return out, nil
-}
-
-func writeRunInfo(dir string, info RunInfo) error {
-	b, err := json.MarshalIndent(info, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := filepath.Join(dir, "run.json.tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("write run info: %w", err)
-	}
-	return os.Rename(tmp, filepath.Join(dir, "run.json"))
-}
-
-// ReadRunInfo reads what a running `wslocal dev` wrote.
-func ReadRunInfo(dir string) (RunInfo, error) {
-	var info RunInfo
-	b, err := os.ReadFile(filepath.Join(dir, "run.json"))
-	if err != nil {
-		return info, fmt.Errorf("no local run found (%w); start one with make dev", err)
-	}
-	return info, json.Unmarshal(b, &info)
 }

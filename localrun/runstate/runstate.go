@@ -27,7 +27,7 @@ type Run struct {
 }
 
 // ErrNotAlive is wrapped by the errors about a run that is not running.
-var ErrNotAlive = errors.New("local run not alive")
+var ErrNotAlive = errors.New("no live local run")
 
 // ErrBusy is returned by Register when a live run already holds the port's
 // record (another host address, same port, same state directory).

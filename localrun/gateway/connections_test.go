@@ -122,9 +122,9 @@ func TestConnectionsAPIWithTheSDK(t *testing.T) {
 	a.disconnect.waitCalls(t, 1)
 }
 
-// signTestNow is the tamper tests' clock: five minutes past midnight, so a
-// request can be dated the day before yet within 15 minutes.
-var signTestNow = time.Date(2026, 11, 24, 0, 5, 0, 0, time.UTC)
+// signTestNow is the tamper tests' clock: two minutes past midnight, so a
+// request can be dated the day before yet within the 5-minute window.
+var signTestNow = time.Date(2026, 11, 24, 0, 2, 0, 0, time.UTC)
 
 // signing is how a test request is signed, with aws-sdk-go-v2's signer as
 // the SDK clients do.
@@ -187,8 +187,8 @@ func TestConnectionsAPISigV4(t *testing.T) {
 		{name: "signed", wantStatus: 200},
 		{name: "signed with X-Amz-Content-Sha256", sign: func(s *signing) { s.contentSHA256 = sha256Hex("hello") }, wantStatus: 200},
 		{name: "signed with a session token", sign: func(s *signing) { s.sessionToken = "session/token+=" }, wantStatus: 200},
-		{name: "dated 14 minutes behind", sign: func(s *signing) { s.at = signTestNow.Add(-14 * time.Minute) }, wantStatus: 200},
-		{name: "dated 14 minutes ahead", sign: func(s *signing) { s.at = signTestNow.Add(14 * time.Minute) }, wantStatus: 200},
+		{name: "dated 4 minutes behind, the day before", sign: func(s *signing) { s.at = signTestNow.Add(-4 * time.Minute) }, wantStatus: 200},
+		{name: "dated 4 minutes ahead", sign: func(s *signing) { s.at = signTestNow.Add(4 * time.Minute) }, wantStatus: 200},
 		{name: "signed but too large", body: strings.Repeat("x", 200*1024), wantStatus: 413, wantType: "PayloadTooLargeException"},
 		{name: "too large and unsigned", body: strings.Repeat("x", 200*1024), tamper: func(r *http.Request) { r.Header.Del("Authorization") },
 			wantStatus: 403, wantType: "MissingAuthenticationTokenException", why: "Missing Authentication Token"},
@@ -206,10 +206,14 @@ func TestConnectionsAPISigV4(t *testing.T) {
 			wantStatus: 403, wantType: "InvalidSignatureException", why: "Signature expired: 20010101T000000Z"},
 		{name: "dated 16 minutes behind", sign: func(s *signing) { s.at = signTestNow.Add(-16 * time.Minute) },
 			wantStatus: 403, wantType: "InvalidSignatureException", why: "Signature expired"},
+		{name: "dated 6 minutes behind", sign: func(s *signing) { s.at = signTestNow.Add(-6 * time.Minute) },
+			wantStatus: 403, wantType: "InvalidSignatureException", why: "Signature expired: 20261123T235600Z is now earlier than 20261123T235700Z (20261124T000200Z - 5 min.)"},
 		{name: "dated 16 minutes ahead", sign: func(s *signing) { s.at = signTestNow.Add(16 * time.Minute) },
 			wantStatus: 403, wantType: "InvalidSignatureException", why: "Signature not yet current"},
+		{name: "dated 6 minutes ahead", sign: func(s *signing) { s.at = signTestNow.Add(6 * time.Minute) },
+			wantStatus: 403, wantType: "InvalidSignatureException", why: "Signature not yet current: 20261124T000800Z is still later than 20261124T000700Z (20261124T000200Z + 5 min.)"},
 		{name: "scope date is not the request's day", tamper: func(r *http.Request) {
-			r.Header.Set("X-Amz-Date", signTestNow.Add(-7*time.Minute).Format(amzDateFormat))
+			r.Header.Set("X-Amz-Date", signTestNow.Add(-3*time.Minute).Format(amzDateFormat))
 		}, wantStatus: 403, wantType: "InvalidSignatureException", why: "Date in Credential scope does not match"},
 		{name: "no date", tamper: func(r *http.Request) { r.Header.Del("X-Amz-Date") },
 			wantStatus: 403, wantType: "IncompleteSignatureException", why: "requires existence of either a 'X-Amz-Date' or a 'Date' header"},

@@ -72,9 +72,14 @@ deploy: node_modules/.installed ## Deploy with the current AWS credentials
 destroy: node_modules/.installed ## Delete the stack (the table and user pool are retained by default)
 	npx cdk destroy
 
+# Only what the targets here create: the assemblies, bin/wslocal (bin/ too
+# once empty) and the local run's state. Stop make dev first: a live run
+# still needs its CA file in .wslocal.
 .PHONY: clean
-clean: ## Remove build output
-	rm -rf cdk.out cdk.*.out
+clean: ## Remove build output, bin/wslocal and the local run's state (.wslocal)
+	rm -rf cdk.out cdk.dev.out cdk.bench.out .wslocal
+	rm -f bin/wslocal
+	@rmdir bin 2>/dev/null || true
 
 # The host's architecture in CDK's words, so the local run can execute the
 # functions' bootstraps natively.

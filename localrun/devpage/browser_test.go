@@ -183,7 +183,7 @@ func TestBrowserChat(t *testing.T) {
 	if strings.Contains(text, "not ok") {
 		t.Error("chat.mjs reported a failure")
 	}
-	for _, f := range []string{"alice.png", "bob.png"} {
+	for _, f := range []string{"alice.png", "bob.png", "carol.png"} {
 		if fi, err := os.Stat(filepath.Join(shots, f)); err != nil || fi.Size() == 0 {
 			t.Errorf("screenshot %s: %v", f, err)
 		}

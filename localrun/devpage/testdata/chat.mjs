@@ -14,7 +14,7 @@ if (!pageURL || !shotDir) {
   process.exit(2);
 }
 const origin = new URL(pageURL);
-const TIMEOUT = 20000;
+const TIMEOUT = 30000;
 const started = Date.now();
 
 const ok = (what) => console.log(`ok - ${what} (${((Date.now() - started) / 1000).toFixed(1)}s)`);
@@ -90,6 +90,12 @@ async function send(u, message, { to = "", raw = false } = {}) {
   return before;
 }
 
+async function shoot(u) {
+  const file = path.join(shotDir, `${u.who}.png`);
+  await u.page.screenshot({ path: file, fullPage: true });
+  console.log(`screenshot ${file}`);
+}
+
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   headless: true,
@@ -160,6 +166,8 @@ try {
   assert((await state(carol.page)).startsWith("open"), "carol's connection closed after errors");
   ok("carol's invalid frames show error frames (invalid_json, empty_message); the connection stays usable");
 
+  await shoot(carol);
+
   // carol's tab goes away: alice and bob keep chatting, delivered to fewer.
   await carol.context.close();
   before = await send(alice, "carol left?");
@@ -181,11 +189,8 @@ try {
   await waitEntry(bob.page, "bob", "message", (e) => e.message === "welcome back", "direct message after reconnecting");
   ok("bob's Disconnect shows close code 1000; reconnected, he gets alice's direct message");
 
-  for (const u of [alice, bob]) {
-    const file = path.join(shotDir, `${u.who}.png`);
-    await u.page.screenshot({ path: file, fullPage: true });
-    console.log(`screenshot ${file}`);
-  }
+  await shoot(alice);
+  await shoot(bob);
   assert(problems.length === 0, `the pages reported problems:\n  ${problems.join("\n  ")}`);
   ok("no console errors, CSP or Trusted Types violations, or exceptions");
   console.log("PASS");

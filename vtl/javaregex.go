@@ -1,7 +1,5 @@
 package vtl
 
-import "fmt"
-
 // JavaRegex is a java.util.regex pattern compiled for Go: the translation
 // to RE2 that the template methods (replaceAll, matches, split) use, proven
 // against Java by the differential corpus. Patterns RE2 cannot match the
@@ -15,8 +13,8 @@ type JavaRegex struct {
 }
 
 // CompileJavaRegex translates and compiles a java.util.regex pattern (the
-// flags of Pattern.compile(pattern), none). Errors wrap ErrUnsupportedRegex
-// for valid Java patterns that are not supported, naming the feature;
+// flags of Pattern.compile(pattern), none). A valid Java pattern that is
+// not supported gets an *UnsupportedRegexError naming the feature;
 // other errors are Java's syntax errors ("java.util.regex.Pattern
 // SyntaxException: ..."). Each call compiles anew; nothing is cached.
 func CompileJavaRegex(pattern string) (*JavaRegex, error) {
@@ -63,8 +61,8 @@ func (r *JavaRegex) FindString(s string) (match string, found bool, err error) {
 }
 
 // MatchRestriction returns nil when MatchString answers for every input,
-// or an error wrapping ErrUnsupportedRegex that names the feature for
-// which it refuses some inputs, and which inputs.
+// or an *UnsupportedRegexError that names the feature for which it
+// refuses some inputs, and which inputs.
 func (r *JavaRegex) MatchRestriction() error {
 	return r.restriction(r.jr.dollarInside, "$ before the end of the pattern")
 }
@@ -84,7 +82,7 @@ func (r *JavaRegex) restriction(dollar bool, dollarWhat string) error {
 	default:
 		return nil
 	}
-	return fmt.Errorf("%w %q: %s", ErrUnsupportedRegex, r.pattern, what)
+	return unsupported(r.pattern, what)
 }
 
 // LiteralPrefix returns a literal string that must begin any match, and

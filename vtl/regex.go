@@ -104,9 +104,21 @@ func (c *memo[T]) get(key string, compile func(string) (T, error)) (T, error) {
 	return v, err
 }
 
-func unsupported(pat, what string) error {
-	return fmt.Errorf("%w %q: %s", ErrUnsupportedRegex, pat, what)
+// UnsupportedRegexError is a valid Java pattern that is refused, or a
+// restriction on the inputs it is matched against; it wraps
+// ErrUnsupportedRegex.
+type UnsupportedRegexError struct {
+	Pattern string // the Java pattern
+	Feature string // what is not supported, such as "lookaround"
 }
+
+func (e *UnsupportedRegexError) Error() string {
+	return fmt.Sprintf("%v %q: %s", ErrUnsupportedRegex, e.Pattern, e.Feature)
+}
+
+func (e *UnsupportedRegexError) Unwrap() error { return ErrUnsupportedRegex }
+
+func unsupported(pat, what string) error { return &UnsupportedRegexError{Pattern: pat, Feature: what} }
 
 func patternSyntax(pat, what string) error {
 	return fmt.Errorf("java.util.regex.PatternSyntaxException: %s near %q", what, pat)

@@ -20,6 +20,9 @@ DEBIAN_PACKAGES := velocity libjsonpath-java libjson-smart-java libcommons-lang-
 ifeq ($(shell command -v javac),)
 DEBIAN_PACKAGES += default-jdk-headless
 endif
+# The dev page's browser test drives Debian's chromium through npm's
+# playwright-core (Playwright's own browser download needs the internet).
+DEBIAN_PACKAGES += chromium
 
 .PHONY: help
 help: ## List the targets

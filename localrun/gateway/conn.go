@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +28,7 @@ type conn struct {
 	authorizer  map[string]any // $context.authorizer, kept for the connection's life
 
 	ws         *websocket.Conn
+	raw        net.Conn // the socket under ws, for release
 	tap        *frameTap
 	lastActive atomic.Int64 // epoch ms of the last frame either way
 
@@ -33,6 +36,7 @@ type conn struct {
 	closeOnce   sync.Once
 	closeStatus websocket.StatusCode // set by whoever closed first; -1: no close frame
 	closeReason string
+	closing     bool // close claimed closeOnce: its goroutine releases the socket
 	done        chan struct{}
 }
 
@@ -90,7 +94,34 @@ func (c *conn) serve() {
 	}
 	clean := c.finish(readErr)
 	c.g.unregister(c)
+	c.release()
 	c.disconnect(clean)
+}
+
+// lingerTimeout bounds how long release drains a client that keeps sending
+// after the connection ended.
+const lingerTimeout = 2 * time.Second
+
+// release frees the socket of a connection whose reads ended. When the
+// gateway closed it (close), that goroutine's Close closes the socket once
+// the close handshake is over or its own timeouts (5 s each way) pass.
+// Otherwise the library has closed it only after a clean close handshake,
+// not when the client vanished, broke the protocol or sent too much (it may
+// have written a 1002 or 1009 close frame first): the socket is closed here.
+// Closing with unread bytes would reset the connection and could destroy
+// that frame on its way, so the write side is shut first and what the
+// client still sends is drained for a bounded time, as net/http does.
+func (c *conn) release() {
+	if c.closing {
+		return
+	}
+	if cw, ok := c.raw.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		if c.raw.SetReadDeadline(time.Now().Add(lingerTimeout)) == nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(c.raw, 1<<20))
+		}
+	}
+	// Closes the socket, and with it everything the library runs for it.
+	_ = c.ws.CloseNow()
 }
 
 // finish records how the connection ended and reports whether a close
@@ -116,6 +147,7 @@ func (c *conn) finish(readErr error) bool {
 func (c *conn) close(status websocket.StatusCode, reason string) {
 	c.closeOnce.Do(func() {
 		c.closeStatus, c.closeReason = status, reason
+		c.closing = true
 		close(c.done)
 		go func() {
 			<-c.ready

@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"sync/atomic"
+	"time"
 )
 
 // frameTap watches the client's bytes as they are read and notes a frame
@@ -97,6 +99,7 @@ func (c *tapConn) Read(p []byte) (int, error) {
 type tapWriter struct {
 	http.ResponseWriter
 	tap *frameTap
+	raw net.Conn // the hijacked connection, once hijacked
 }
 
 func (w *tapWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -108,6 +111,13 @@ func (w *tapWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// net/http leaves the deadlines of its timeouts on a hijacked
+	// connection; a WebSocket connection has API Gateway's limits instead.
+	if err := netConn.SetDeadline(time.Time{}); err != nil {
+		_ = netConn.Close()
+		return nil, nil, fmt.Errorf("clear deadlines of the hijacked connection: %w", err)
+	}
+	w.raw = netConn
 	buffered, _ := brw.Reader.Peek(brw.Reader.Buffered())
 	pending := append([]byte(nil), buffered...)
 	tc := &tapConn{Conn: netConn, tap: w.tap, r: io.MultiReader(bytes.NewReader(pending), netConn)}

@@ -37,6 +37,9 @@ type Options struct {
 	DisconnectDelay time.Duration
 	// Now is the clock (time.Now by default).
 	Now func() time.Time
+	// Server bounds connections and plain requests on the HTTP server
+	// (HTTPServer, Listener); zero fields take DefaultServerLimits.
+	Server ServerLimits
 }
 
 // Gateway serves the WebSocket API on one stage, and its @connections API.
@@ -99,6 +102,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == stagePath || r.URL.Path == stagePath+"/":
 		g.handshake(w, r)
 	case strings.HasPrefix(r.URL.Path, stagePath+"/@connections/"):
+		// A body past the largest message API Gateway accepts is never
+		// read whole, and the connection is not kept for another request.
+		r.Body = http.MaxBytesReader(w, r.Body, g.cfg.Limits.MaxMessageBytes+1)
 		g.connectionsAPI(w, r)
 	default:
 		writeJSON(w, http.StatusForbidden, map[string]string{"message": "Forbidden"})
@@ -177,6 +183,14 @@ func (g *Gateway) handshake(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUpgradeRequired, map[string]string{"message": "Upgrade Required"})
 		return
 	}
+	// The server's read and write timeouts are for plain requests. A
+	// handshake waits on the authorizer and $connect (each bounded by its
+	// integration timeout): a read deadline passing meanwhile would cancel
+	// r.Context() under them, a write deadline would fail the 101. The
+	// WebSocket then lives under API Gateway's idle and duration limits.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
 	now := g.opts.Now()
 	c := &conn{
 		g:           g,
@@ -228,20 +242,24 @@ func (g *Gateway) handshake(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.tap = &frameTap{limit: g.cfg.Limits.MaxFrameBytes}
-	ws, err := websocket.Accept(&tapWriter{ResponseWriter: w, tap: c.tap}, r, &websocket.AcceptOptions{
+	tw := &tapWriter{ResponseWriter: w, tap: c.tap}
+	ws, err := websocket.Accept(tw, r, &websocket.AcceptOptions{
 		Subprotocols:       subprotocols,
 		InsecureSkipVerify: true, // API Gateway does not check Origin
 		CompressionMode:    websocket.CompressionDisabled,
 	})
 	if err != nil {
 		log.Warn("websocket accept failed", "error", err)
+		if tw.raw != nil {
+			_ = tw.raw.Close() // hijacked, so no longer net/http's to close
+		}
 		close(c.ready)
 		g.unregister(c)
 		g.pending.Done()
 		return
 	}
 	ws.SetReadLimit(g.cfg.Limits.MaxMessageBytes)
-	c.ws = ws
+	c.ws, c.raw = ws, tw.raw
 	close(c.ready)
 	log.Info("connected", "principalId", c.authorizer["principalId"])
 	c.serve()

@@ -22,7 +22,10 @@ import (
 //   - class intersection and nested classes ([a-z&&[^b]], [a[b]]);
 //   - \G, \Z, \R, \X, \cX, \N{name}, \p{javaX}, \p{InBlock}, \p{IsX};
 //     repetition counts over 1000 (RE2's limit); \u escapes of surrogates;
-//   - inline flags other than i and s (Java's m, x, u, d, U, c);
+//   - inline flags other than i and s (Java's m, x, u, d, U, c); (?i) in
+//     a pattern with non-ASCII characters, \P{Posix} inside a class or
+//     \p{Lt} (RE2 folds ſ into s and the Kelvin sign into k, Java without
+//     UNICODE_CASE does not, and Java's \p{Lt} is any cased letter then);
 //   - $ (end of input or before a final line terminator in Java) when the
 //     input contains a line terminator, unless $ ends the pattern and the
 //     whole input must match (String.matches); \b/\B or (?i) when the
@@ -202,12 +205,20 @@ type translator struct {
 	// start of a range; inRange: that - was read and the range wants its
 	// end, which must be one character.
 	afterChar, inRange bool
+	// foldRisk names what (?i) would make RE2 match differently from
+	// Java even on ASCII input: RE2 folds ſ (U+017F) into s and the Kelvin
+	// sign into k, Java without UNICODE_CASE does not; Java's \p{Lt} is
+	// all cased letters under (?i).
+	foldRisk string
 }
 
 func translateJava(pat string) (*javaRegex, error) {
 	t := &translator{pat: pat, jr: &javaRegex{}, dotAll: []bool{false}}
 	if err := t.run(); err != nil {
 		return nil, err
+	}
+	if t.jr.foldCase && t.foldRisk != "" {
+		return nil, unsupported(pat, "(?i) with "+t.foldRisk+" (Java folds case in ASCII only)")
 	}
 	jr := t.jr
 	full := t.b.full.String()
@@ -310,6 +321,9 @@ func (t *translator) run() error {
 			}
 			continue
 		default:
+			if c >= utf8.RuneSelf {
+				t.foldRisk = "non-ASCII characters"
+			}
 			t.b.WriteByte(c)
 		}
 		t.i++
@@ -344,6 +358,9 @@ func (t *translator) classChar() error {
 		t.char()
 	default:
 		r, n := utf8.DecodeRuneInString(pat[t.i:])
+		if r >= utf8.RuneSelf {
+			t.foldRisk = "non-ASCII characters"
+		}
 		t.b.WriteString(quoteClassRune(r))
 		t.i += n
 		t.char()
@@ -403,6 +420,9 @@ func (t *translator) writeSet(rs runeRanges, negated bool) error {
 func (t *translator) writeChar(v uint64) error {
 	if v >= 0xD800 && v <= 0xDFFF {
 		return unsupported(t.pat, "a surrogate escape (Go strings hold no UTF-16 halves)")
+	}
+	if v >= utf8.RuneSelf {
+		t.foldRisk = "non-ASCII characters"
 	}
 	fmt.Fprintf(&t.b, `\x{%X}`, v)
 	t.char()
@@ -512,10 +532,16 @@ func (t *translator) escape() error {
 			t.i += 2
 		}
 		if !t.inClass {
+			if !isASCII(lit) {
+				t.foldRisk = "non-ASCII characters"
+			}
 			t.b.WriteString(regexp.QuoteMeta(lit))
 			return nil
 		}
 		for _, r := range lit {
+			if r >= utf8.RuneSelf {
+				t.foldRisk = "non-ASCII characters"
+			}
 			t.b.WriteString(quoteClassRune(r))
 			t.char()
 		}
@@ -615,7 +641,14 @@ func (t *translator) escape() error {
 			t.i++
 		}
 		if rs, ok := javaSets[name]; ok && len(name) > 1 {
+			if e == 'P' && t.inClass {
+				// RE2 folds the ranges written for it, Java does not.
+				t.foldRisk = `\P{` + name + `} in a class`
+			}
 			return t.writeSet(rs, e == 'P')
+		}
+		if name == "Lt" {
+			t.foldRisk = `\p{Lt}`
 		}
 		if !isUnicodeCategory(name) {
 			return unsupported(pat, `\p{`+name+`}`)

@@ -135,12 +135,12 @@ func (c *rawConn) readUntilEOF(deadline time.Duration) error {
 	}
 }
 
-// closedByServer is nil for the end of a stream the server closed, the
-// error otherwise.
+// closedByServer is nil for the end of a stream the server closed (nil,
+// EOF or a reset), the error otherwise.
 func closedByServer(err error) error {
 	var ne net.Error
 	switch {
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+	case err == nil, errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
 		return nil
 	case errors.As(err, &ne) && ne.Timeout():
 		return fmt.Errorf("the server left the connection open: %w", err)

@@ -141,8 +141,10 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if s.issuer, err = devissuer.Open(opts.StateDir); err != nil {
 		return nil, err
 	}
-	s.serve(&http.Server{Handler: s.issuer.Handler(s.IssuerURL), TLSConfig: s.issuer.TLSConfig(), ReadHeaderTimeout: 10 * time.Second},
-		tls.NewListener(issuerListener, s.issuer.TLSConfig()))
+	// The gateway's timeouts for plain requests bound idle and slow clients here too.
+	issuerServer := gateway.NewHTTPServer(s.issuer.Handler(s.IssuerURL), gateway.ServerLimits{}, log.With("component", "issuer"))
+	issuerServer.TLSConfig = s.issuer.TLSConfig()
+	s.serve(issuerServer, tls.NewListener(issuerListener, s.issuer.TLSConfig()))
 
 	resolver := assembly.Resolver{
 		Pseudo: asm.PseudoParameters(localRegion, localAccount),
@@ -192,7 +194,9 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	// The dev chat page (package devpage) shares the API's origin; the
 	// stage's paths and everything the page does not serve stay the gateway's.
 	handler := devpage.Handler(s.gateway, devpage.Options{Stage: asm.Stage.StageName, Mint: s.Token})
-	s.serve(&http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}, wsListener)
+	// Timeouts for plain requests, and a cap on open connections, WebSocket
+	// ones included (gateway.DefaultServerLimits).
+	s.serve(s.gateway.HTTPServer(handler), s.gateway.Listener(wsListener))
 
 	// Last, once everything answers: `wslocal token` finds the run by this
 	// record, and Close removes it.

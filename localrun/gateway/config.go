@@ -21,6 +21,16 @@
 // FIDELITY.md in the parent directory lists every emulated behaviour with its
 // source and test, and every known difference from AWS.
 //
+// Unlike API Gateway it is one process with one file-descriptor limit, so
+// it bounds what a client can hold (ServerLimits, Options.Server): every
+// connection's socket is released when it ends, however it ends; plain
+// requests have a 10 s header timeout, 30 s read, write and keep-alive idle
+// timeouts, and @connections bodies are read up to 128 KB; at most 768 TCP
+// connections are open at once, WebSocket ones included (a default `ulimit -n`
+// of 1024 leaves room for the functions and files), and past that new
+// connections wait in the kernel's accept queue until one closes. WebSocket
+// connections themselves live under API Gateway's idle and duration limits.
+//
 // What it does not emulate: HTTP, HTTP_PROXY and MOCK integrations, response
 // models, API keys, IAM authorization of routes and
 // ${integration.response...} template selection; Config.Validate refuses

@@ -27,7 +27,8 @@
 // requests have a 10 s header timeout, 30 s read, write and keep-alive idle
 // timeouts, and @connections bodies are read up to 128 KB; at most 768 TCP
 // connections are open at once, WebSocket ones included (a default `ulimit -n`
-// of 1024 leaves room for the functions and files), and past that new
+// of 1024 leaves room for the functions and files; under a lower limit, three
+// quarters of it), and past that new
 // connections wait in the kernel's accept queue until one closes. WebSocket
 // connections themselves live under API Gateway's idle and duration limits.
 //

@@ -59,7 +59,7 @@ func TestIdleConnectionsAreDropped(t *testing.T) {
 		o.Server = ServerLimits{ReadHeaderTimeout: bound, ReadTimeout: bound, WriteTimeout: 2 * bound, IdleTimeout: bound}
 	})
 	addr, ln := serveLimited(t, a)
-	maxConns := DefaultServerLimits.MaxConnections
+	maxConns := defaultMaxConnections(fdLimit())
 
 	post := func(path string) string {
 		return "POST " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"a\":"
@@ -91,7 +91,8 @@ func TestIdleConnectionsAreDropped(t *testing.T) {
 	start := time.Now()
 	for i := range sockets {
 		k := kinds[i%len(kinds)]
-		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		// Generous: where the accept queue is short, a queued SYN is retried.
+		c, err := net.DialTimeout("tcp", addr, dropDeadline)
 		if err != nil {
 			t.Fatalf("idle socket %d: %v", i, err)
 		}
@@ -216,5 +217,22 @@ func TestWebSocketOutlivesHTTPTimeouts(t *testing.T) {
 	}
 	if m := decode(t, reply); m["type"] != "ack" {
 		t.Errorf("reply %s", reply)
+	}
+}
+
+func TestDefaultMaxConnections(t *testing.T) {
+	for _, tc := range []struct {
+		fdLimit uint64
+		want    int
+	}{
+		{fdLimit: 0, want: 768}, // unknown
+		{fdLimit: 1024, want: 768},
+		{fdLimit: 1 << 20, want: 768},
+		{fdLimit: 400, want: 300},
+		{fdLimit: 1, want: 1},
+	} {
+		if got := defaultMaxConnections(tc.fdLimit); got != tc.want {
+			t.Errorf("file limit %d: cap %d, want %d", tc.fdLimit, got, tc.want)
+		}
 	}
 }

@@ -34,7 +34,7 @@ type ServerLimits struct {
 
 // DefaultServerLimits fit a default `ulimit -n` of 1024: 768 connections
 // leave room for the Lambda processes' pipes, the runtime API and the
-// files of the run. The timeouts are far above what a local client needs
+// files of the run (Gateway.Listener lowers the cap under a lower limit). The timeouts are far above what a local client needs
 // (its requests are headers, or @connections bodies of at most 128 KB).
 var DefaultServerLimits = ServerLimits{
 	MaxConnections:    768,
@@ -94,9 +94,27 @@ func (g *Gateway) HTTPServer(h http.Handler) *http.Server {
 	return NewHTTPServer(h, g.opts.Server, g.log)
 }
 
-// Listener caps ln's open connections at Options.Server.MaxConnections.
+// Listener caps ln's open connections at Options.Server.MaxConnections;
+// when that is not set, at 768 or, under a lower file limit than the
+// default 1024, at three quarters of it, so that the cap is met before the
+// limit is.
 func (g *Gateway) Listener(ln net.Listener) *LimitListener {
-	return NewLimitListener(ln, g.opts.Server.withDefaults().MaxConnections, g.log)
+	n := g.opts.Server.MaxConnections
+	if n <= 0 {
+		n = defaultMaxConnections(fdLimit())
+		g.log.Info("connection cap", "maxConnections", n)
+	}
+	return NewLimitListener(ln, n, g.log)
+}
+
+// defaultMaxConnections is DefaultServerLimits.MaxConnections, lowered to
+// three quarters of a file limit under 1024 (limit 0: unknown).
+func defaultMaxConnections(limit uint64) int {
+	n := DefaultServerLimits.MaxConnections
+	if limit > 0 && limit*3/4 < uint64(n) {
+		n = max(int(limit*3/4), 1)
+	}
+	return n
 }
 
 // LimitListener accepts at most n connections open at once; the next

@@ -184,10 +184,11 @@ func (g *Gateway) handshake(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The server's read and write timeouts are for plain requests. A
-	// handshake waits on the authorizer and $connect (each bounded by its
-	// integration timeout): a read deadline passing meanwhile would cancel
-	// r.Context() under them, a write deadline would fail the 101. The
-	// WebSocket then lives under API Gateway's idle and duration limits.
+	// handshake waits on the authorizer and $connect (bounded by their
+	// functions' timeouts and the integration timeout): a read deadline
+	// passing meanwhile would cancel r.Context() under them, a write
+	// deadline would fail the 101. The WebSocket then lives under API
+	// Gateway's idle and duration limits.
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})

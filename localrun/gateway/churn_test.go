@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -257,10 +258,20 @@ func TestSocketChurn(t *testing.T) {
 	jobs := make(chan churnCase)
 	var mu sync.Mutex
 	failures := map[string][]error{}
+	var ran atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for tc := range jobs {
+				// A case that keeps failing costs its deadline each time:
+				// three failures say enough.
+				mu.Lock()
+				failed := len(failures[tc.name])
+				mu.Unlock()
+				if failed >= 3 {
+					continue
+				}
+				ran.Add(1)
 				if err := cycle(tc); err != nil {
 					mu.Lock()
 					failures[tc.name] = append(failures[tc.name], err)
@@ -277,16 +288,16 @@ func TestSocketChurn(t *testing.T) {
 	}
 	close(jobs)
 	wg.Wait()
-	disconnects += perCase * len(cases)
+	disconnects += int(ran.Load())
 	peakFDs, peakGoroutines := openFDs(t), runtime.NumGoroutine()
 	fds, goroutines, ok := settle(baseFDs, baseGoroutines)
 	t.Logf("%d cycles (%d cases × %d) in %v: fds %d before, %d right after, %d settled; goroutines %d before, %d right after, %d settled",
-		perCase*len(cases), len(cases), perCase, time.Since(start).Round(time.Millisecond),
+		ran.Load(), len(cases), perCase, time.Since(start).Round(time.Millisecond),
 		baseFDs, peakFDs, fds, baseGoroutines, peakGoroutines, goroutines)
 
 	for _, tc := range cases {
 		if errs := failures[tc.name]; len(errs) > 0 {
-			t.Errorf("%s: %d of %d cycles failed, first: %v", tc.name, len(errs), perCase, errs[0])
+			t.Errorf("%s: %d cycles failed (the rest skipped), first: %v", tc.name, len(errs), errs[0])
 		}
 	}
 	if !ok {

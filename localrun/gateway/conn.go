@@ -211,7 +211,7 @@ func (c *conn) send(ctx context.Context, payload []byte) error {
 func (c *conn) handleMessage(ctx context.Context, body string) {
 	g := c.g
 	now := g.opts.Now()
-	requestID := newID(12)
+	requestID := newID(11)
 	log := g.log.With("connectionId", c.id, "requestId", requestID)
 
 	if g.limiter != nil && !g.limiter.Allow() {
@@ -227,7 +227,7 @@ func (c *conn) handleMessage(ctx context.Context, body string) {
 		return
 	}
 	data := c.context(route.Key, "MESSAGE", now, requestID)
-	data.Context.MessageID = newID(12)
+	data.Context.MessageID = newID(11)
 	var reply []byte
 	if route.Integration.proxy() {
 		reply = c.proxyMessage(ctx, route, data, body, log)
@@ -378,7 +378,7 @@ func (c *conn) disconnect(clean bool) {
 		if route == nil || route.Integration == nil {
 			return
 		}
-		requestID := newID(12)
+		requestID := newID(11)
 		data := c.context("$disconnect", "DISCONNECT", g.opts.Now(), requestID)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

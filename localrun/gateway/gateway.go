@@ -195,7 +195,7 @@ func (g *Gateway) handshake(w http.ResponseWriter, r *http.Request) {
 	now := g.opts.Now()
 	c := &conn{
 		g:           g,
-		id:          newID(12),
+		id:          newID(11),
 		connectedAt: now,
 		sourceIP:    sourceIP(r),
 		userAgent:   r.Header.Get("User-Agent"),
@@ -204,7 +204,7 @@ func (g *Gateway) handshake(w http.ResponseWriter, r *http.Request) {
 		ready:       make(chan struct{}),
 	}
 	c.lastActive.Store(now.UnixMilli())
-	data := c.context("$connect", "CONNECT", now, newID(12))
+	data := c.context("$connect", "CONNECT", now, newID(11))
 	log := g.log.With("connectionId", c.id, "requestId", data.Context.RequestID)
 
 	route := g.cfg.Routes["$connect"]
@@ -347,8 +347,11 @@ func sourceIP(r *http.Request) string {
 	return host
 }
 
-// newID returns a random id shaped like API Gateway's (base64 of n bytes),
-// without '/' and '+', which would need escaping in @connections paths.
+// newID returns a random id shaped like API Gateway's (base64 of n bytes):
+// with n = 11, 16 characters ending in '=', as the connection, request and
+// message ids in AWS's examples (L0SM9cOFvHcCIhw=), so the '=' a client or
+// the backend must escape in @connections paths is always there. '/' and '+'
+// are replaced: no example shows them.
 func newID(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)

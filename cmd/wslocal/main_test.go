@@ -303,4 +303,3 @@ func silentRun(t *testing.T, state string) {
 	}
 	t.Cleanup(func() { _ = reg.Close() })
 }
-

@@ -14,14 +14,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -32,6 +30,7 @@ import (
 	"wsapi/localrun/assembly"
 	"wsapi/localrun/devissuer"
 	"wsapi/localrun/gateway"
+	"wsapi/localrun/internal/synthtest"
 	"wsapi/stacks"
 )
 
@@ -41,59 +40,8 @@ var (
 	e2eDir      string // temporary; holds the assembly and the issuer's state
 	e2eAssembly string // the synthesized assembly, for runs of their own
 	e2eErr      error
-	e2eLogs     = &lockedBuffer{}
+	e2eLogs     = &synthtest.LockedBuffer{}
 )
-
-// lockedBuffer collects the run's logs for failure reports.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// hostArchitecture is CDK's name for this machine's CPU.
-func hostArchitecture() string {
-	if runtime.GOARCH == "arm64" {
-		return "arm64"
-	}
-	return "x86_64"
-}
-
-// SynthesizeForHost synthesizes the app into dir with functions built for
-// this machine, as `make dev` does through the CDK CLI.
-func synthesizeForHost(dir string) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("synth: %v", r)
-		}
-	}()
-	ctx, err := stacks.CDKJSONContext(filepath.Join("..", "cdk.json"))
-	if err != nil {
-		return err
-	}
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(dir), Context: ctx})
-	stacks.NewWebSocketStack(app, "WebSocketApi", &stacks.WebSocketStackProps{
-		ModuleDir:          "..",
-		LambdaArchitecture: hostArchitecture(),
-		// The load test sends 1,000 messages at once; the stage's default
-		// throttling (enforced by the gateway) would refuse most of them.
-		ThrottlingRateLimit:  10000,
-		ThrottlingBurstLimit: 5000,
-	})
-	app.Synth(nil)
-	return nil
-}
 
 // e2e starts the local run once for all end-to-end tests.
 func e2e(t *testing.T) *Server {
@@ -109,7 +57,10 @@ func e2e(t *testing.T) *Server {
 		}
 		e2eDir = dir
 		e2eAssembly = filepath.Join(dir, "cdk.out")
-		if e2eErr = synthesizeForHost(e2eAssembly); e2eErr != nil {
+		// The load test sends 1,000 messages at once; the stage's default
+		// throttling (enforced by the gateway) would refuse most of them.
+		props := stacks.WebSocketStackProps{ThrottlingRateLimit: 10000, ThrottlingBurstLimit: 5000}
+		if e2eErr = synthtest.SynthesizeForHost(e2eAssembly, "..", props); e2eErr != nil {
 			return
 		}
 		limits := gateway.DefaultLimits

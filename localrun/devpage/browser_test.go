@@ -18,21 +18,18 @@ package devpage_test
 
 import (
 	"context"
-	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
 	"wsapi/localrun"
+	"wsapi/localrun/internal/synthtest"
 	"wsapi/stacks"
 )
 
@@ -70,48 +67,6 @@ func browserTools(t *testing.T) (node, chromium string) {
 	return node, chromium
 }
 
-// synthesizeForHost synthesizes the app into dir with functions built for
-// this machine, as `make dev` does through the CDK CLI (localrun's
-// end-to-end tests do the same).
-func synthesizeForHost(dir string) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("synth: %v", r)
-		}
-	}()
-	root := filepath.Join("..", "..")
-	ctx, err := stacks.CDKJSONContext(filepath.Join(root, "cdk.json"))
-	if err != nil {
-		return err
-	}
-	arch := "x86_64"
-	if runtime.GOARCH == "arm64" {
-		arch = "arm64"
-	}
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(dir), Context: ctx})
-	stacks.NewWebSocketStack(app, "WebSocketApi", &stacks.WebSocketStackProps{ModuleDir: root, LambdaArchitecture: arch})
-	app.Synth(nil)
-	return nil
-}
-
-// lockedBuffer collects the run's logs for failure reports.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestBrowserChat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser end-to-end: skipped with -short")
@@ -120,10 +75,10 @@ func TestBrowserChat(t *testing.T) {
 	start := time.Now()
 
 	dir := t.TempDir()
-	if err := synthesizeForHost(filepath.Join(dir, "cdk.out")); err != nil {
+	if err := synthtest.SynthesizeForHost(filepath.Join(dir, "cdk.out"), filepath.Join("..", ".."), stacks.WebSocketStackProps{}); err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &synthtest.LockedBuffer{}
 	srv, err := localrun.Start(context.Background(), localrun.Options{
 		AssemblyDir: filepath.Join(dir, "cdk.out"),
 		StateDir:    filepath.Join(dir, "state"),

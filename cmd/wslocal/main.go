@@ -162,19 +162,30 @@ WebSocket API running (stop with Ctrl-C)
   URL:       %s
   token:     %s   (subject alice, 12 h; another: go run ./cmd/wslocal token %s--sub bob)
   DynamoDB:  %s
+  chat page: %s (local run only, never deployed)
 
 Connect:
   npx wscat -c "%s?token=%s"
 Then send:
   {"action":"sendmessage","message":"hello"}
 
-`, srv.URL, tok, tokenFlags(srv.URL, *state), srv.DynamoDB, srv.URL, tok)
+`, srv.URL, tok, tokenFlags(srv.URL, *state), srv.DynamoDB, pageURL(srv.URL), srv.URL, tok)
 
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "stopping: closing connections and functions")
 	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Close(closeCtx)
+}
+
+// pageURL is the dev chat page (package localrun/devpage) of the run at
+// wsURL: the same origin, over http.
+func pageURL(wsURL string) string {
+	u, err := url.Parse(wsURL)
+	if err != nil {
+		return ""
+	}
+	return "http://" + u.Host + "/"
 }
 
 // tokenFlags are the token command's flags that pick the run at wsURL.

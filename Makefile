@@ -92,7 +92,7 @@ DEV_FLAGS ?=
 .PHONY: dev
 dev: node_modules/.installed ## Run the API on loopback: synthesize for this machine, then serve it
 	@echo "make dev: synthesizing the app for this machine. The first run compiles the CDK's Go"
-	@echo "bindings and the functions, which takes several minutes (about 4 on 2 cores) with no"
+	@echo "bindings and the functions, which takes a few minutes (about 3 on 2 cores) with no"
 	@echo "output; later runs take seconds."
 	go mod download
 	npx cdk synth --quiet -o cdk.dev.out -c lambdaArchitecture=$(DEV_ARCH)

@@ -5,15 +5,14 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"wsapi/lambdas/internal/apigwaccount"
 	"wsapi/lambdas/internal/boot"
+	"wsapi/lambdas/internal/boot/awsconfig"
 )
 
 func main() {
@@ -24,11 +23,11 @@ func setup(ctx context.Context, log *slog.Logger) (*apigwaccount.Handler, error)
 	// cfn.LambdaWrap reports through the standard log package; this sends
 	// those lines through the same JSON handler.
 	slog.SetDefault(log)
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	awsCfg, err := awsconfig.Load(ctx)
 	if err != nil {
 		// Not a failed cold start: a function that never answers leaves
 		// the stack waiting an hour, so every request is answered FAILED.
-		return apigwaccount.Unavailable(fmt.Errorf("load AWS config: %w", err), log), nil
+		return apigwaccount.Unavailable(err, log), nil
 	}
 	return apigwaccount.New(apigateway.NewFromConfig(awsCfg), iam.NewFromConfig(awsCfg), log), nil
 }

@@ -1,3 +1,6 @@
+// Command authorizer is the Lambda REQUEST authorizer on the WebSocket API's
+// $connect route: it verifies the client's JWT and allows the connection or
+// answers "Unauthorized" (see package wsapi/lambdas/internal/authorizer).
 package main
 
 import (
@@ -6,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 
+	"wsapi/lambdas/internal/authorizer"
 	"wsapi/lambdas/internal/boot"
 )
 
@@ -15,25 +19,23 @@ func main() {
 
 // setup reads the configuration and fetches the issuer's keys; either
 // failing stops the process at cold start (see package boot).
-func setup(ctx context.Context, logger *slog.Logger) (*Handler, error) {
+func setup(ctx context.Context, logger *slog.Logger) (*authorizer.Handler, error) {
 	// aws-lambda-go echoes every error a handler returns through package
 	// log, as plain text. This handler's only error is the documented
 	// Unauthorized, and Handle has already logged the refusal with its
 	// reason as one JSON line; anything else the runtime prints stays, as
 	// JSON.
 	log.SetFlags(0)
-	log.SetOutput(boot.StdLogWriter{Logger: logger, Drop: func(line string) bool {
-		return line == unauthorizedEcho
-	}})
+	log.SetOutput(boot.StdLogWriter{Logger: logger, Drop: authorizer.IsUnauthorizedEcho})
 
-	cfg, err := LoadConfig(os.Getenv)
+	cfg, err := authorizer.LoadConfig(os.Getenv)
 	if err != nil {
 		return nil, err
 	}
 
 	// ctx lives as long as the process; nothing runs on it after
 	// NewJWTVerifier returns.
-	verifier, err := NewJWTVerifier(ctx, VerifierOptions{
+	verifier, err := authorizer.NewJWTVerifier(ctx, authorizer.VerifierOptions{
 		IssuerURL:       cfg.IssuerURL,
 		Audience:        cfg.Audience,
 		AllowedTokenUse: cfg.AllowedTokenUse,
@@ -50,5 +52,5 @@ func setup(ctx context.Context, logger *slog.Logger) (*Handler, error) {
 		"allowedTokenUse", cfg.AllowedTokenUse.String(),
 	)
 
-	return NewHandler(verifier, cfg.IdentitySource, logger), nil
+	return authorizer.NewHandler(verifier, cfg.IdentitySource, logger), nil
 }

@@ -6,14 +6,13 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"wsapi/lambdas/internal/boot"
+	"wsapi/lambdas/internal/boot/awsconfig"
 	"wsapi/lambdas/internal/connect"
 	"wsapi/lambdas/internal/connections"
 )
@@ -27,9 +26,9 @@ func setup(ctx context.Context, log *slog.Logger) (*connect.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	awsCfg, err := awsconfig.Load(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS config: %w", err)
+		return nil, err
 	}
 	db := dynamodb.NewFromConfig(awsCfg)
 	return connect.New(connections.NewWriter(db, cfg.TableName), cfg.ConnectionTTL, log), nil

@@ -5,14 +5,13 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"wsapi/lambdas/internal/boot"
+	"wsapi/lambdas/internal/boot/awsconfig"
 	"wsapi/lambdas/internal/connections"
 	"wsapi/lambdas/internal/disconnect"
 )
@@ -26,9 +25,9 @@ func setup(ctx context.Context, log *slog.Logger) (*disconnect.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	awsCfg, err := awsconfig.Load(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS config: %w", err)
+		return nil, err
 	}
 	db := dynamodb.NewFromConfig(awsCfg)
 	return disconnect.New(connections.NewDeleter(db, cfg.TableName), log), nil

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"wsapi/lambdas/internal/boot"
+	"wsapi/lambdas/internal/boot/awsconfig"
 	"wsapi/lambdas/internal/connections"
 	"wsapi/lambdas/internal/message"
 	"wsapi/lambdas/internal/reply"
@@ -31,9 +31,9 @@ func setup(ctx context.Context, log *slog.Logger) (*message.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithHTTPClient(httpClient(cfg.MaxInFlight)))
+	awsCfg, err := awsconfig.Load(ctx, config.WithHTTPClient(httpClient(cfg.MaxInFlight)))
 	if err != nil {
-		return nil, fmt.Errorf("load AWS config: %w", err)
+		return nil, err
 	}
 	return newHandler(awsCfg, cfg, log), nil
 }

@@ -1,8 +1,10 @@
 // Package boot is the cold start every function in lambdas/ shares: build
 // the Lambda logger, run the function's setup once, and hand the handler to
-// the Lambda runtime. It exists so that the four main packages stay wiring
-// only, and so that a failed cold start looks the same in every function's
-// log: one ERROR line "cold start failed" with the cause under "error".
+// the Lambda runtime. It exists so that the main packages stay wiring only,
+// and so that a failed cold start looks the same in every function's log:
+// one ERROR line "cold start failed" with the cause under "error". The
+// functions that call AWS load the SDK's configuration with package
+// boot/awsconfig, kept apart so that boot does not link the SDK.
 package boot
 
 import (

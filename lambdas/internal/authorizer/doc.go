@@ -1,4 +1,4 @@
-// Command authorizer is the Lambda REQUEST authorizer on the WebSocket API's
+// Package authorizer is the Lambda REQUEST authorizer on the WebSocket API's
 // $connect route. It reads one JWT from the configured identity source (a
 // query string parameter or a header), verifies it against the issuer's JSON
 // Web Key Set and answers API Gateway with an IAM policy that allows the
@@ -89,4 +89,4 @@
 // bad_audience, token_use_not_allowed, result_too_large, ...) and the API
 // Gateway request and connection IDs; the token, and any part of it, never
 // is.
-package main
+package authorizer

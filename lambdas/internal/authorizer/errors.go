@@ -1,4 +1,4 @@
-package main
+package authorizer
 
 import (
 	"errors"
@@ -16,6 +16,12 @@ var ErrUnauthorized = errors.New("Unauthorized")
 // unauthorizedEcho is how aws-lambda-go prints ErrUnauthorized when the
 // handler returns it (an errors.New value has type *errors.errorString).
 const unauthorizedEcho = `{"errorMessage":"Unauthorized","errorType":"errorString"}`
+
+// IsUnauthorizedEcho reports whether line, one line aws-lambda-go printed
+// through package log, is its echo of ErrUnauthorized. Handle has already
+// logged that refusal with its reason as one JSON line, so main drops the
+// echo (see boot.StdLogWriter's Drop).
+func IsUnauthorizedEcho(line string) bool { return line == unauthorizedEcho }
 
 // Refusals this package decides itself; library errors are matched as they
 // come (see reasons).

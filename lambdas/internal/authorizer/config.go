@@ -1,4 +1,4 @@
-package main
+package authorizer
 
 import (
 	"errors"
@@ -56,7 +56,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("%s: %w", envJWKSURL, err))
 		}
 	}
-	src, err := ParseIdentitySource(getenv(envIdentitySource))
+	src, err := parseIdentitySource(getenv(envIdentitySource))
 	if err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", envIdentitySource, err))
 	}
@@ -125,9 +125,9 @@ type IdentitySource struct {
 	name string
 }
 
-// ParseIdentitySource parses exactly one expression, either
+// parseIdentitySource parses exactly one expression, either
 // route.request.querystring.<name> or route.request.header.<name>.
-func ParseIdentitySource(expr string) (IdentitySource, error) {
+func parseIdentitySource(expr string) (IdentitySource, error) {
 	var src IdentitySource
 	switch {
 	case expr == "":

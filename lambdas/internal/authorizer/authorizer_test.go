@@ -1,4 +1,4 @@
-package main
+package authorizer
 
 import (
 	"bytes"
@@ -310,7 +310,7 @@ func TestAuthorize(t *testing.T) {
 			if expr == "" {
 				expr = "route.request.querystring.token"
 			}
-			source, err := ParseIdentitySource(expr)
+			source, err := parseIdentitySource(expr)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package main
+package authorizer
 
 import (
 	"errors"
@@ -130,7 +130,7 @@ func TestLoadConfig(t *testing.T) {
 func TestIdentitySourceString(t *testing.T) {
 	for _, expr := range []string{"route.request.querystring.token", "route.request.header.Authorization"} {
 		t.Run(expr, func(t *testing.T) {
-			src, err := ParseIdentitySource(expr)
+			src, err := parseIdentitySource(expr)
 			if err != nil {
 				t.Fatal(err)
 			}

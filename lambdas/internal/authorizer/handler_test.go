@@ -1,4 +1,4 @@
-package main
+package authorizer
 
 import (
 	"context"
@@ -78,7 +78,7 @@ func TestHandler(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			source, err := ParseIdentitySource(tt.source)
+			source, err := parseIdentitySource(tt.source)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -157,7 +157,7 @@ func TestLogsNeverHoldTheToken(t *testing.T) {
 	srv := newJWKSServer(t)
 	logger, logs := newTestLogger()
 	v := newVerifier(t, srv, VerifierOptions{Logger: logger})
-	source, err := ParseIdentitySource("route.request.header.Authorization")
+	source, err := parseIdentitySource("route.request.header.Authorization")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,5 +196,20 @@ func TestUnauthorizedEcho(t *testing.T) {
 	}
 	if string(echo) != unauthorizedEcho {
 		t.Errorf("aws-lambda-go would print %s, main drops %s", echo, unauthorizedEcho)
+	}
+
+	for _, tc := range []struct {
+		line string
+		want bool
+	}{
+		{string(echo), true},
+		{string(echo) + " ", false},
+		{`{"errorMessage":"boom","errorType":"errorString"}`, false},
+		{"runtime API client failed to close /next response body: EOF", false},
+		{"", false},
+	} {
+		if got := IsUnauthorizedEcho(tc.line); got != tc.want {
+			t.Errorf("IsUnauthorizedEcho(%q) = %v, want %v", tc.line, got, tc.want)
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package authorizer
 
 import (
 	"bytes"
@@ -97,7 +97,7 @@ func TestResultSizeBudget(t *testing.T) {
 					t.Fatalf("fixture: %d bytes as strings, want them under the budget", n)
 				}
 			}
-			source, err := ParseIdentitySource("route.request.querystring.token")
+			source, err := parseIdentitySource("route.request.querystring.token")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -208,7 +208,7 @@ const (
 // happens only when nothing could fit.
 func checkResultRule(t *testing.T, c Claims) int {
 	t.Helper()
-	source, err := ParseIdentitySource("route.request.querystring.token")
+	source, err := parseIdentitySource("route.request.querystring.token")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,26 @@
+// Package awsconfig is the part of the cold start (see package boot) that
+// the functions calling AWS share: loading the SDK's configuration. It is
+// apart from boot so that a function that calls no AWS API, the authorizer,
+// does not link the SDK.
+package awsconfig
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+)
+
+// Load loads the SDK's default configuration: in Lambda, the region and the
+// execution role's credentials come from the environment (AWS_REGION,
+// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN). optFns are
+// passed on to config.LoadDefaultConfig, such as config.WithHTTPClient. A
+// failure is wrapped as "load AWS config: <cause>".
+func Load(ctx context.Context, optFns ...func(*config.LoadOptions) error) (aws.Config, error) {
+	cfg, err := config.LoadDefaultConfig(ctx, optFns...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS config: %w", err)
+	}
+	return cfg, nil
+}

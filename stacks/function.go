@@ -6,6 +6,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
+
+	"wsapi/gofunction"
 )
 
 // function is one Go Lambda with its own role, which starts with nothing but
@@ -41,14 +43,13 @@ func (b *builder) newFunction(name, description string, memoryMB, timeoutSeconds
 	if b.props.LambdaArchitecture == "x86_64" {
 		arch = awslambda.Architecture_X86_64()
 	}
-	goarch := map[string]string{"arm64": "arm64", "x86_64": "amd64"}[b.props.LambdaArchitecture]
 
 	fn := awslambda.NewFunction(b.stack, jsii.String(id+"Function"), &awslambda.FunctionProps{
 		Description:           jsii.String(description),
 		Runtime:               awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture:          arch,
 		Handler:               jsii.String("bootstrap"),
-		Code:                  goCode(b.props.ModuleDir, name, goarch),
+		Code:                  gofunction.Code(&gofunction.CodeProps{ModuleDir: b.props.ModuleDir, Entry: "./lambdas/" + name, Architecture: arch}),
 		MemorySize:            jsii.Number(memoryMB),
 		Timeout:               awscdk.Duration_Seconds(jsii.Number(timeoutSeconds)),
 		Role:                  role,

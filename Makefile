@@ -65,7 +65,7 @@ lint: ## gofmt, go vet and staticcheck
 
 .PHONY: snapshot
 snapshot: ## Rewrite the template snapshot after an intended change
-	UPDATE_SNAPSHOTS=1 go test ./test/ -run 'TestSnapshot$$'
+	go test ./test/ -run 'TestSnapshot$$' -update
 
 .PHONY: deploy
 deploy: node_modules/.installed ## Deploy with the current AWS credentials

@@ -27,6 +27,7 @@ import (
 	"github.com/coder/websocket"
 	minidyn "github.com/truora/minidyn/server"
 
+	"wsapi/internal/testutil"
 	"wsapi/localrun/assembly"
 	"wsapi/localrun/devissuer"
 	"wsapi/localrun/gateway"
@@ -40,7 +41,7 @@ var (
 	e2eDir      string // temporary; holds the assembly and the issuer's state
 	e2eAssembly string // the synthesized assembly, for runs of their own
 	e2eErr      error
-	e2eLogs     = &synthtest.LockedBuffer{}
+	e2eLogs     = &testutil.LockedBuffer{}
 )
 
 // e2e starts the local run once for all end-to-end tests.
@@ -195,7 +196,7 @@ func (c *client) sendFragmented(v any) {
 // idle waits until no connection of an earlier test is left in the table.
 func idle(t *testing.T, s *Server) {
 	t.Helper()
-	waitUntil(t, "table empty", func() bool { return len(rows(t, s)) == 0 })
+	testutil.Eventually(t, 10*time.Second, func() bool { return len(rows(t, s)) == 0 }, "table empty")
 }
 
 func (c *client) read() map[string]any {
@@ -247,17 +248,6 @@ func rows(t *testing.T, s *Server) map[string]string {
 	return m
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10 s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestE2EHandshake(t *testing.T) {
 	s := e2e(t)
 	other, err := devissuer.Open(t.TempDir())
@@ -294,7 +284,7 @@ func TestE2EHandshake(t *testing.T) {
 		before := rows(t, s)
 		c := dial(t, s, "valid-user")
 		var mine []string
-		waitUntil(t, "row stored", func() bool {
+		testutil.Eventually(t, 10*time.Second, func() bool {
 			mine = mine[:0]
 			for id, p := range rows(t, s) {
 				if _, old := before[id]; !old && p == "valid-user" {
@@ -302,9 +292,9 @@ func TestE2EHandshake(t *testing.T) {
 				}
 			}
 			return len(mine) == 1
-		})
+		}, "row stored")
 		_ = c.conn.Close(websocket.StatusNormalClosure, "bye")
-		waitUntil(t, "row removed on close", func() bool { _, ok := rows(t, s)[mine[0]]; return !ok })
+		testutil.Eventually(t, 10*time.Second, func() bool { _, ok := rows(t, s)[mine[0]]; return !ok }, "row removed on close")
 	})
 }
 
@@ -375,7 +365,7 @@ func TestE2EStaleConnection(t *testing.T) {
 	a, b := dial(t, s, "stale-a"), dial(t, s, "stale-b")
 	victim := dial(t, s, "stale-victim")
 	var victimID string
-	waitUntil(t, "victim stored", func() bool {
+	testutil.Eventually(t, 10*time.Second, func() bool {
 		for id, p := range rows(t, s) {
 			if p == "stale-victim" {
 				victimID = id
@@ -383,18 +373,18 @@ func TestE2EStaleConnection(t *testing.T) {
 			}
 		}
 		return false
-	})
+	}, "victim stored")
 	// Killed without a close frame: its $disconnect is delayed, as API
 	// Gateway's may be, so the next broadcast meets a 410.
 	_ = victim.conn.CloseNow()
-	waitUntil(t, "gateway noticed", func() bool {
+	testutil.Eventually(t, 10*time.Second, func() bool {
 		for _, id := range s.gateway.ConnectionIDs() {
 			if id == victimID {
 				return false
 			}
 		}
 		return true
-	})
+	}, "gateway noticed")
 
 	a.send(map[string]any{"action": "sendmessage", "message": "anyone?"})
 	ack := a.read()
@@ -574,14 +564,14 @@ func TestE2EExternalDynamoDB(t *testing.T) {
 		t.Errorf("DynamoDB endpoint %s, want %s", s.DynamoDB, external.URL)
 	}
 	c := dial(t, s, "external-user")
-	waitUntil(t, "row in the external table", func() bool {
+	testutil.Eventually(t, 10*time.Second, func() bool {
 		for _, p := range rows(t, s) {
 			if p == "external-user" {
 				return true
 			}
 		}
 		return false
-	})
+	}, "row in the external table")
 	c.send(map[string]any{"action": "sendmessage", "message": "hi"})
 	if ack := c.read(); ack["type"] != "ack" {
 		t.Errorf("ack %v", ack)

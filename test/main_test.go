@@ -179,15 +179,38 @@ func asJSON(v any) string {
 	return string(b)
 }
 
-// equalJSON compares two values as JSON documents.
-func equalJSON(t *testing.T, what string, got, want any) {
+// equalJSON compares two values as JSON documents. A value that does not
+// encode to JSON fails the comparison: it is reported, not taken as null.
+func equalJSON(t testing.TB, what string, got, want any) {
 	t.Helper()
-	var g, w any
-	_ = json.Unmarshal([]byte(asJSON(got)), &g)
-	_ = json.Unmarshal([]byte(asJSON(want)), &w)
+	g, gErr := normalizeJSON(got)
+	if gErr != nil {
+		t.Errorf("%s: got %#v: %v", what, got, gErr)
+	}
+	w, wErr := normalizeJSON(want)
+	if wErr != nil {
+		t.Errorf("%s: want %#v: %v", what, want, wErr)
+	}
+	if gErr != nil || wErr != nil {
+		return
+	}
 	if asJSON(g) != asJSON(w) {
 		t.Errorf("%s:\n got %s\nwant %s", what, asJSON(g), asJSON(w))
 	}
+}
+
+// normalizeJSON round-trips v through JSON, so that Go values and decoded
+// template values of the same document compare equal.
+func normalizeJSON(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // ref and getAtt build CloudFormation intrinsics as they appear in templates.

@@ -28,6 +28,7 @@ import (
 
 	"github.com/aws/jsii-runtime-go"
 
+	"wsapi/internal/testutil"
 	"wsapi/localrun"
 	"wsapi/localrun/internal/synthtest"
 	"wsapi/stacks"
@@ -78,7 +79,7 @@ func TestBrowserChat(t *testing.T) {
 	if err := synthtest.SynthesizeForHost(filepath.Join(dir, "cdk.out"), filepath.Join("..", ".."), stacks.WebSocketStackProps{}); err != nil {
 		t.Fatal(err)
 	}
-	logs := &synthtest.LockedBuffer{}
+	logs := &testutil.LockedBuffer{}
 	srv, err := localrun.Start(context.Background(), localrun.Options{
 		AssemblyDir: filepath.Join(dir, "cdk.out"),
 		StateDir:    filepath.Join(dir, "state"),

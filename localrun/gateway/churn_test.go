@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"wsapi/internal/testutil"
 )
 
 // serveLimited serves a's gateway as localrun does: HTTPServer on a
@@ -234,16 +236,12 @@ func TestSocketChurn(t *testing.T) {
 	// $disconnect run, its socket closed and its goroutines gone.
 	settle := func(fds, goroutines int) (gotFDs, gotGoroutines int, ok bool) {
 		const tolerance = 5
-		deadline := time.Now().Add(15 * time.Second)
-		for {
+		ok = testutil.Poll(15*time.Second, func() bool {
 			gotFDs, gotGoroutines = openFDs(t), runtime.NumGoroutine()
-			done := len(a.gateway.ConnectionIDs()) == 0 && len(a.disconnect.calls()) >= disconnects && ln.Open() == 0 &&
+			return len(a.gateway.ConnectionIDs()) == 0 && len(a.disconnect.calls()) >= disconnects && ln.Open() == 0 &&
 				gotFDs <= fds+tolerance && gotGoroutines <= goroutines+tolerance
-			if done || time.Now().After(deadline) {
-				return gotFDs, gotGoroutines, done
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		})
+		return gotFDs, gotGoroutines, ok
 	}
 
 	// One clean cycle first, so that what the first connection starts once

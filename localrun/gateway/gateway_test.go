@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"wsapi/internal/testutil"
 	"wsapi/vtl"
 )
 
@@ -41,15 +42,10 @@ func (f *fakeFunction) calls() [][]byte {
 // waitCalls waits until f was invoked n times.
 func (f *fakeFunction) waitCalls(t *testing.T, n int) [][]byte {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if c := f.calls(); len(c) >= n {
-			return c
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !testutil.Poll(5*time.Second, func() bool { return len(f.calls()) >= n }) {
+		t.Fatalf("want %d invocations, got %d", n, len(f.calls()))
 	}
-	t.Fatalf("want %d invocations, got %d", n, len(f.calls()))
-	return nil
+	return f.calls()
 }
 
 func allowPolicy(principal string, context map[string]any) func([]byte) Result {
@@ -394,14 +390,14 @@ func TestDisconnect(t *testing.T) {
 		if ev["connectionId"] != id || ev["eventType"] != "DISCONNECT" || ev["principalId"] != "alice" {
 			t.Errorf("disconnect payload %v", ev)
 		}
-		waitFor(t, func() bool { return len(a.gateway.ConnectionIDs()) == 0 })
+		testutil.Eventually(t, 5*time.Second, func() bool { return len(a.gateway.ConnectionIDs()) == 0 }, "connections gone")
 	})
 	t.Run("vanished client with a delayed $disconnect", func(t *testing.T) {
 		a := newTestAPI(t, func(_ *Config, o *Options) { o.DisconnectDelay = 300 * time.Millisecond })
 		c := a.dial(t, "?token=t")
 		id := a.gateway.ConnectionIDs()[0]
 		_ = c.CloseNow() // no close frame
-		waitFor(t, func() bool { return len(a.gateway.ConnectionIDs()) == 0 })
+		testutil.Eventually(t, 5*time.Second, func() bool { return len(a.gateway.ConnectionIDs()) == 0 }, "connections gone")
 		if n := len(a.disconnect.calls()); n != 0 {
 			t.Fatalf("$disconnect ran at once (%d), want it delayed", n)
 		}
@@ -503,17 +499,6 @@ func TestLimits(t *testing.T) {
 			}
 			a.disconnect.waitCalls(t, 1)
 		})
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 5 s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"wsapi/internal/testutil"
 )
 
 // raiseFDLimit makes room for n open files in the test process, or skips.
@@ -176,7 +178,7 @@ func TestIdleConnectionsAreDropped(t *testing.T) {
 	if p := ln.Peak(); p > maxConns {
 		t.Errorf("%d connections open at once, over the cap of %d", p, maxConns)
 	}
-	waitFor(t, func() bool { return ln.Open() == 0 })
+	testutil.Eventually(t, 5*time.Second, func() bool { return ln.Open() == 0 }, "listener's connections closed")
 }
 
 // TestWebSocketOutlivesHTTPTimeouts: the server's timeouts bound plain

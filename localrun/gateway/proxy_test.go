@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"wsapi/internal/testutil"
 	"wsapi/vtl"
 )
 
@@ -41,22 +41,7 @@ func all(mutations ...func(*Config, *Options)) func(*Config, *Options) {
 }
 
 // logBuffer collects a gateway's JSON log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuffer struct{ testutil.LockedBuffer }
 
 // records are the log lines, decoded.
 func (l *logBuffer) records(t *testing.T) []map[string]any {
@@ -533,7 +518,7 @@ func TestBinaryFrame(t *testing.T) {
 	if ev["eventType"] != "DISCONNECT" {
 		t.Errorf("$disconnect payload %v", ev)
 	}
-	waitFor(t, func() bool { return len(a.gateway.ConnectionIDs()) == 0 })
+	testutil.Eventually(t, 5*time.Second, func() bool { return len(a.gateway.ConnectionIDs()) == 0 }, "connections gone")
 }
 
 // TestPostDuringConnect: a post to a connection whose $connect integration

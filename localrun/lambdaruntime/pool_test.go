@@ -3,7 +3,6 @@
 package lambdaruntime_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"wsapi/internal/testutil"
 	"wsapi/localrun/lambdaruntime"
 )
 
@@ -43,24 +43,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// syncBuffer is a log sink the pool may write to from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // event and reply mirror testdata/testfn.
@@ -100,9 +82,9 @@ func testFunction(t *testing.T) lambdaruntime.Function {
 }
 
 // newPool starts a pool that the test closes when it ends.
-func newPool(t *testing.T, fn lambdaruntime.Function, opts *lambdaruntime.Options) (*lambdaruntime.Pool, *syncBuffer) {
+func newPool(t *testing.T, fn lambdaruntime.Function, opts *lambdaruntime.Options) (*lambdaruntime.Pool, *testutil.LockedBuffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testutil.LockedBuffer{}
 	p, err := lambdaruntime.NewPool(fn, logs, opts)
 	if err != nil {
 		t.Fatalf("NewPool: %v", err)
@@ -252,7 +234,7 @@ func TestInvoke(t *testing.T) {
 func TestTimeout(t *testing.T) {
 	fn := testFunction(t)
 	fn.Timeout = 300 * time.Millisecond
-	diagnostics := &syncBuffer{}
+	diagnostics := &testutil.LockedBuffer{}
 	p, _ := newPool(t, fn, &lambdaruntime.Options{Logger: slog.New(slog.NewTextHandler(diagnostics, nil))})
 
 	first := invokeOK(t, p, event{Op: "echo"}).PID
@@ -493,14 +475,16 @@ func maxOverlap(replies []reply) int {
 }
 
 func TestWaitRespectsContext(t *testing.T) {
-	p, _ := newPool(t, testFunction(t), nil) // one instance
+	p, logs := newPool(t, testFunction(t), nil) // one instance
 	busy := make(chan struct{})
 	go func() {
 		defer close(busy)
 		payload, _ := json.Marshal(event{Op: "sleep", MS: 500})
 		_, _ = p.Invoke(context.Background(), payload)
 	}()
-	time.Sleep(100 * time.Millisecond) // let it take the only instance
+	// The sleep has taken the only instance once the function says so.
+	testutil.Eventually(t, 5*time.Second, func() bool { return strings.Contains(logs.String(), "sleeping") },
+		"the sleep did not start; logs:\n%s", logs)
 
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
@@ -537,7 +521,7 @@ func TestClose(t *testing.T) {
 	goroutines := runtime.NumGoroutine()
 	fn := testFunction(t)
 	fn.MaxInstances = 3
-	logs := &syncBuffer{}
+	logs := &testutil.LockedBuffer{}
 	p, err := lambdaruntime.NewPool(fn, logs, &lambdaruntime.Options{StopGrace: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -551,13 +535,8 @@ func TestClose(t *testing.T) {
 			inFlight <- err
 		}()
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for strings.Count(logs.String(), "sleeping") < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the sleeps did not start; logs:\n%s", logs)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(t, 5*time.Second, func() bool { return strings.Count(logs.String(), "sleeping") >= 2 },
+		"the sleeps did not start; logs:\n%s", logs)
 	pids := bootstrapPIDs(t)
 	if len(pids) != 2 {
 		t.Errorf("processes before Close: %v, want 2", pids)
@@ -585,13 +564,9 @@ func TestClose(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 	// Connection goroutines of the servers end just after Close.
-	deadline = time.Now().Add(2 * time.Second)
-	for n := runtime.NumGoroutine(); n > goroutines; n = runtime.NumGoroutine() {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("%d goroutines after Close, %d before:\n%s", n, goroutines, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testutil.Poll(2*time.Second, func() bool { return runtime.NumGoroutine() <= goroutines }) {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), goroutines, buf[:runtime.Stack(buf, true)])
 	}
 }
 

@@ -1,7 +1,6 @@
 package authorizer
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -21,6 +20,8 @@ import (
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
+
+	"wsapi/internal/testutil"
 )
 
 // Test constants. The issuer looks like Cognito's; the key set is served by
@@ -263,27 +264,9 @@ func sign(t *testing.T, method jwt.SigningMethod, kid string, key any, claims jw
 	return s
 }
 
-// logBuffer collects JSON log lines; safe for concurrent writes.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // newTestLogger logs JSON at DEBUG, so a test sees every record.
-func newTestLogger() (*slog.Logger, *logBuffer) {
-	b := &logBuffer{}
+func newTestLogger() (*slog.Logger, *testutil.LockedBuffer) {
+	b := &testutil.LockedBuffer{}
 	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
 }
 

@@ -22,6 +22,8 @@ import (
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/time/rate"
+
+	"wsapi/internal/testutil"
 )
 
 // TestUnknownKIDRefetchIsRateLimited shows the key set is fetched once at
@@ -413,10 +415,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 	}
 
 	// Connections close asynchronously after the servers do.
-	deadline := time.Now().Add(2 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Poll(2*time.Second, func() bool { return runtime.NumGoroutine() <= before })
 	if after := runtime.NumGoroutine(); after > before {
 		buf := make([]byte, 1<<16)
 		t.Errorf("%d goroutines before, %d after:\n%s", before, after, buf[:runtime.Stack(buf, true)])

@@ -1,15 +1,13 @@
 // Package synthtest is what the local run's end-to-end tests share: the app
-// synthesized for this machine, as `make dev` does through the CDK CLI, and a
-// log buffer safe for concurrent writers. It imports the CDK, so only tests
-// import it.
+// synthesized for this machine, as `make dev` does through the CDK CLI. It
+// imports the CDK, so only tests import it; the helpers that need no CDK
+// (a log buffer for concurrent writers, polling) are in wsapi/internal/testutil.
 package synthtest
 
 import (
 	"fmt"
 	"path/filepath"
 	"runtime"
-	"strings"
-	"sync"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
@@ -44,22 +42,4 @@ func SynthesizeForHost(dir, moduleRoot string, props stacks.WebSocketStackProps)
 	stacks.NewWebSocketStack(app, stacks.DefaultStackName, &props)
 	app.Synth(nil)
 	return nil
-}
-
-// LockedBuffer collects a run's logs for failure reports.
-type LockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *LockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *LockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

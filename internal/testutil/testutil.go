@@ -1,0 +1,76 @@
+// Package testutil holds the test helpers shared across the module that need
+// nothing but the standard library: polling for a condition, and a buffer
+// that concurrent writers may share. It sits at the module root, so lambdas/,
+// localrun/ and cmd/ tests can all import it; it imports no CDK. Only tests
+// import it.
+package testutil
+
+import (
+	"bytes"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Poll calls cond until it returns true or timeout has passed, and reports
+// whether it did. It waits a few milliseconds between calls at first, then
+// backs off to 50 ms; cond is called at least once, and once more at the
+// deadline.
+func Poll(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	wait := 2 * time.Millisecond
+	for {
+		if cond() {
+			return true
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false
+		}
+		time.Sleep(min(wait, left))
+		wait = min(2*wait, 50*time.Millisecond)
+	}
+}
+
+// Eventually fails the test (t.Fatal) unless cond returns true within
+// timeout. msgAndArgs describes what was awaited: a string, or a format and
+// its arguments. The arguments are formatted only on failure, so a
+// fmt.Stringer such as a *LockedBuffer shows its content at that time.
+func Eventually(t testing.TB, timeout time.Duration, cond func() bool, msgAndArgs ...any) {
+	t.Helper()
+	if Poll(timeout, cond) {
+		return
+	}
+	t.Fatalf("%s: not within %v", message("condition", msgAndArgs), timeout)
+}
+
+func message(def string, msgAndArgs []any) string {
+	if len(msgAndArgs) == 0 {
+		return def
+	}
+	if format, ok := msgAndArgs[0].(string); ok {
+		return fmt.Sprintf(format, msgAndArgs[1:]...)
+	}
+	return fmt.Sprint(msgAndArgs...)
+}
+
+// LockedBuffer is an io.Writer that goroutines may share, such as the sink of
+// a logger or of a process's output; String returns what was written so far.
+// The zero value is ready to use.
+type LockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *LockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *LockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

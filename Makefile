@@ -105,3 +105,11 @@ bench: node_modules/.installed ## Print benchmark figures: VTL rendering, Lambda
 	npx cdk synth --quiet -o cdk.bench.out -c lambdaArchitecture=$(DEV_ARCH) \
 	  -c throttlingRateLimit=100000 -c throttlingBurstLimit=100000
 	go run ./cmd/wsbench --assembly cdk.bench.out
+
+# Warm `npx cdk synth -q` of this app against the TypeScript twin of the same
+# stack (../shared/anchors/ts-twin, copied to a temp dir and npm ci'd there):
+# alternating runs, both medians and the ratio. RUNS=n for more runs.
+.PHONY: bench-synth
+bench-synth: node_modules/.installed ## Print warm synth medians: this Go app against the TypeScript twin, and the ratio
+	go mod download
+	scripts/bench-synth.sh

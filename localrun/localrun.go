@@ -28,6 +28,7 @@ import (
 	"strings"
 	"time"
 
+	"wsapi/contract"
 	"wsapi/localrun/assembly"
 	"wsapi/localrun/devissuer"
 	"wsapi/localrun/devpage"
@@ -300,9 +301,9 @@ func (s *Server) startFunctions(asm *assembly.Assembly, resolver assembly.Resolv
 		if authorizerFns[id] && len(asm.UserPools) == 0 {
 			// An external issuer cannot be reached offline: the local
 			// issuer stands in for it, under the audience the template says.
-			s.Audience = env["AUDIENCE"]
-			env["ISSUER_URL"] = s.IssuerURL
-			delete(env, "JWKS_URL")
+			s.Audience = env[contract.EnvAudience]
+			env[contract.EnvIssuerURL] = s.IssuerURL
+			delete(env, contract.EnvJWKSURL)
 		}
 		env["AWS_REGION"] = localRegion
 		env["AWS_ACCESS_KEY_ID"] = localAccessKey

@@ -14,22 +14,14 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"wsapi/contract"
 	"wsapi/mappingtemplates"
 )
 
-// Route keys of the API. sendmessage is selected by {"action":"sendmessage"}.
 const (
-	RouteConnect     = "$connect"
-	RouteDisconnect  = "$disconnect"
-	RouteSendMessage = "sendmessage"
-	RouteDefault     = "$default"
-
 	// FunctionErrorResponseKey selects the integration response for a
 	// function error on the two-way routes: any non-empty errorMessage.
 	FunctionErrorResponseKey = `/[\s\S]+/`
-
-	// PrincipalIndexName is the table's index by principal (direct messages).
-	PrincipalIndexName = "byPrincipal"
 )
 
 // accessLogFormat is one JSON object per API Gateway request. It names only
@@ -102,17 +94,17 @@ type builder struct {
 
 func (b *builder) addTable() {
 	b.table = awsdynamodb.NewTable(b.stack, jsii.String("Connections"), &awsdynamodb.TableProps{
-		PartitionKey: &awsdynamodb.Attribute{Name: jsii.String("connectionId"), Type: awsdynamodb.AttributeType_STRING},
+		PartitionKey: &awsdynamodb.Attribute{Name: jsii.String(contract.AttrConnectionID), Type: awsdynamodb.AttributeType_STRING},
 		BillingMode:  awsdynamodb.BillingMode_PAY_PER_REQUEST,
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
 			PointInTimeRecoveryEnabled: jsii.Bool(true),
 		},
-		TimeToLiveAttribute: jsii.String("expiresAt"),
+		TimeToLiveAttribute: jsii.String(contract.AttrExpiresAt),
 		RemovalPolicy:       b.props.RemovalPolicy,
 	})
 	b.table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
-		IndexName:      jsii.String(PrincipalIndexName),
-		PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String("principalId"), Type: awsdynamodb.AttributeType_STRING},
+		IndexName:      jsii.String(contract.IndexByPrincipal),
+		PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String(contract.AttrPrincipalID), Type: awsdynamodb.AttributeType_STRING},
 		ProjectionType: awsdynamodb.ProjectionType_KEYS_ONLY,
 	})
 }
@@ -183,28 +175,28 @@ func (b *builder) executeAPIARN(rest string) *string {
 func (b *builder) addFunctions() {
 	tableName := *b.table.TableName()
 	authEnv := map[string]string{
-		"ISSUER_URL":        b.issuer,
-		"AUDIENCE":          b.audience,
-		"IDENTITY_SOURCE":   b.props.IdentitySource,
-		"ALLOWED_TOKEN_USE": b.allowedTokenUse(),
+		contract.EnvIssuerURL:       b.issuer,
+		contract.EnvAudience:        b.audience,
+		contract.EnvIdentitySource:  b.props.IdentitySource,
+		contract.EnvAllowedTokenUse: b.allowedTokenUse(),
 	}
 	if b.jwksURL != "" {
-		authEnv["JWKS_URL"] = b.jwksURL
+		authEnv[contract.EnvJWKSURL] = b.jwksURL
 	}
 	b.authorizer = b.newFunction("authorizer", "Verifies the JWT of a WebSocket $connect request", 256, 10, authEnv)
 	b.connect = b.newFunction("connect", "Stores a new connection", 128, 10, map[string]string{
-		"TABLE_NAME":             tableName,
-		"CONNECTION_TTL_SECONDS": strconv.Itoa(int(b.props.ConnectionTTL.Seconds())),
+		contract.EnvTableName:     tableName,
+		contract.EnvConnectionTTL: strconv.Itoa(int(b.props.ConnectionTTL.Seconds())),
 	})
 	b.disconnect = b.newFunction("disconnect", "Deletes a closed connection", 128, 10, map[string]string{
-		"TABLE_NAME": tableName,
+		contract.EnvTableName: tableName,
 	})
 	b.message = b.newFunction("message", "Delivers messages to connections and replies to the sender", 512, 25, map[string]string{
-		"TABLE_NAME":           tableName,
-		"PRINCIPAL_INDEX_NAME": PrincipalIndexName,
-		"CONNECTIONS_ENDPOINT": *b.connectionsEndpoint(),
-		"MAX_MESSAGE_BYTES":    strconv.Itoa(b.props.MaxMessageBytes),
-		"MAX_IN_FLIGHT":        strconv.Itoa(b.props.MaxInFlight),
+		contract.EnvTableName:           tableName,
+		contract.EnvPrincipalIndexName:  contract.IndexByPrincipal,
+		contract.EnvConnectionsEndpoint: *b.connectionsEndpoint(),
+		contract.EnvMaxMessageBytes:     strconv.Itoa(b.props.MaxMessageBytes),
+		contract.EnvMaxInFlight:         strconv.Itoa(b.props.MaxInFlight),
 	})
 
 	// Each function may call exactly what it calls, on exactly what it uses.
@@ -213,7 +205,7 @@ func (b *builder) addFunctions() {
 	b.disconnect.allow([]string{"dynamodb:DeleteItem"}, tableARN)
 	b.message.allow([]string{"dynamodb:Scan", "dynamodb:DeleteItem"}, tableARN)
 	b.message.allow([]string{"dynamodb:Query"},
-		awscdk.Fn_Join(jsii.String(""), &[]*string{tableARN, jsii.String("/index/" + PrincipalIndexName)}))
+		awscdk.Fn_Join(jsii.String(""), &[]*string{tableARN, jsii.String("/index/" + contract.IndexByPrincipal)}))
 	b.message.allow([]string{"execute-api:ManageConnections"},
 		b.executeAPIARN(b.stageName+"/POST/@connections/*"))
 }
@@ -234,10 +226,10 @@ func (b *builder) addAuthorizer() {
 // a statusCode outside 2xx (apigateway-websocket-api-route-keys-connect-disconnect).
 // The other routes are non-proxy integrations shaped by the .vtl templates.
 func (b *builder) addRoutes() {
-	b.proxyRoute("Connect", RouteConnect, b.connect)
-	b.route("Disconnect", RouteDisconnect, b.disconnect, mappingtemplates.Disconnect, false)
-	b.route("SendMessage", RouteSendMessage, b.message, mappingtemplates.Message, true)
-	b.route("Default", RouteDefault, b.message, mappingtemplates.Message, true)
+	b.proxyRoute("Connect", contract.RouteConnect, b.connect)
+	b.route("Disconnect", contract.RouteDisconnect, b.disconnect, mappingtemplates.Disconnect, false)
+	b.route("SendMessage", contract.RouteSendMessage, b.message, mappingtemplates.Message, true)
+	b.route("Default", contract.RouteDefault, b.message, mappingtemplates.Message, true)
 }
 
 // proxyRoute wires routeKey to fn through an AWS_PROXY integration, with no
@@ -262,7 +254,7 @@ func (b *builder) route(id, routeKey string, fn *function, template string, twoW
 		IntegrationMethod:           jsii.String("POST"),
 		IntegrationUri:              lambdaInvocationURI(fn.fn),
 		TemplateSelectionExpression: jsii.String(`\$default`),
-		RequestTemplates:            map[string]*string{"$default": jsii.String(template)},
+		RequestTemplates:            map[string]*string{contract.SelectionKeyDefault: jsii.String(template)},
 		PassthroughBehavior:         jsii.String("NEVER"),
 		TimeoutInMillis:             jsii.Number(29000),
 	})
@@ -273,7 +265,7 @@ func (b *builder) route(id, routeKey string, fn *function, template string, twoW
 		awsapigatewayv2.NewCfnIntegrationResponse(b.stack, jsii.String(id+"IntegrationResponse"), &awsapigatewayv2.CfnIntegrationResponseProps{
 			ApiId:                  b.api.Ref(),
 			IntegrationId:          integration.Ref(),
-			IntegrationResponseKey: jsii.String("$default"),
+			IntegrationResponseKey: jsii.String(contract.SelectionKeyDefault),
 		})
 		// A function error (timeout, crash, out of memory, failed start)
 		// would otherwise reach the client as Lambda's raw
@@ -287,7 +279,7 @@ func (b *builder) route(id, routeKey string, fn *function, template string, twoW
 			IntegrationId:               integration.Ref(),
 			IntegrationResponseKey:      jsii.String(FunctionErrorResponseKey),
 			TemplateSelectionExpression: jsii.String(`\$default`),
-			ResponseTemplates:           map[string]*string{"$default": jsii.String(mappingtemplates.InternalError)},
+			ResponseTemplates:           map[string]*string{contract.SelectionKeyDefault: jsii.String(mappingtemplates.InternalError)},
 		})
 	}
 	b.addRoute(id, routeKey, fn, integration, twoWay)
@@ -300,24 +292,24 @@ func (b *builder) addRoute(id, routeKey string, fn *function, integration awsapi
 		AuthorizationType: jsii.String("NONE"),
 		Target:            awscdk.Fn_Join(jsii.String("/"), &[]*string{jsii.String("integrations"), integration.Ref()}),
 	}
-	if routeKey == RouteConnect {
+	if routeKey == contract.RouteConnect {
 		// WebSocket APIs authorize once, on $connect; later routes ride the
 		// authorized connection.
 		routeProps.AuthorizationType = jsii.String("CUSTOM")
 		routeProps.AuthorizerId = b.auth.Ref()
 	}
 	if twoWay {
-		routeProps.RouteResponseSelectionExpression = jsii.String("$default")
+		routeProps.RouteResponseSelectionExpression = jsii.String(contract.SelectionKeyDefault)
 	}
 	route := awsapigatewayv2.NewCfnRoute(b.stack, jsii.String(id+"Route"), routeProps)
-	if routeKey != RouteConnect {
+	if routeKey != contract.RouteConnect {
 		b.unauthorizedRoutes = append(b.unauthorizedRoutes, route)
 	}
 	if twoWay {
 		awsapigatewayv2.NewCfnRouteResponse(b.stack, jsii.String(id+"RouteResponse"), &awsapigatewayv2.CfnRouteResponseProps{
 			ApiId:            b.api.Ref(),
 			RouteId:          route.Ref(),
-			RouteResponseKey: jsii.String("$default"),
+			RouteResponseKey: jsii.String(contract.SelectionKeyDefault),
 		})
 	}
 	fn.allowInvoke(id+"Route", b.executeAPIARN(b.stageName+"/"+routeKey))

@@ -20,6 +20,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"wsapi/contract"
 	"wsapi/localrun"
 )
 
@@ -150,7 +151,7 @@ func roundTrips(t any, clients, messages int) (stats, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			body, _ := json.Marshal(map[string]string{"action": "sendmessage", "message": "ping", "to": "nobody-" + fmt.Sprint(i)})
+			body, _ := json.Marshal(map[string]string{"action": contract.ActionSendMessage, "message": "ping", "to": "nobody-" + fmt.Sprint(i)})
 			for range messages {
 				sent := time.Now()
 				if err := c.Write(ctx, websocket.MessageText, body); err != nil {
@@ -241,7 +242,7 @@ func broadcast(s *localrun.Server, n int) (total, ack time.Duration, err error) 
 			}
 		}()
 	}
-	if err := sender.Write(ctx, websocket.MessageText, []byte(`{"action":"sendmessage","message":"to everyone"}`)); err != nil {
+	if err := sender.Write(ctx, websocket.MessageText, []byte(`{"action":"`+contract.ActionSendMessage+`","message":"to everyone"}`)); err != nil {
 		return 0, 0, err
 	}
 	_, reply, err := sender.Read(ctx)

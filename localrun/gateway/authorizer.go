@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"wsapi/contract"
 	"wsapi/vtl"
 )
 
@@ -92,7 +93,7 @@ func (g *Gateway) authorizerEvent(r *http.Request, methodARN string, c *vtl.WebS
 		"multiValueQueryStringParameters": multiQuery,
 		"stageVariables":                  stageVariables,
 		"requestContext": map[string]any{
-			"routeKey":          "$connect",
+			"routeKey":          contract.RouteConnect,
 			"eventType":         "CONNECT",
 			"extendedRequestId": c.ExtendedRequestID,
 			"requestTime":       c.RequestTime,
@@ -172,7 +173,7 @@ func evaluateAuthorizerResult(payload []byte, methodARN string, maxBytes int) (i
 	if !allowed {
 		return http.StatusForbidden, nil, "no statement allows the method"
 	}
-	auth := map[string]any{"principalId": *res.PrincipalID}
+	auth := map[string]any{contract.AuthContextPrincipalID: *res.PrincipalID}
 	for k, v := range res.Context {
 		switch x := v.(type) {
 		case string:

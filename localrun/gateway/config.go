@@ -48,6 +48,7 @@ import (
 	"strings"
 	"time"
 
+	"wsapi/contract"
 	"wsapi/vtl"
 )
 
@@ -172,7 +173,7 @@ func (c *Config) Validate() error {
 	for _, key := range slices.Sorted(maps.Keys(c.Routes)) {
 		r := c.Routes[key]
 		if r.Authorizer != nil {
-			if key != "$connect" {
+			if key != contract.RouteConnect {
 				errs = append(errs, fmt.Errorf("route %s: authorizers are only allowed on $connect", key))
 			}
 			for _, s := range r.Authorizer.IdentitySources {
@@ -219,7 +220,7 @@ func validateIntegration(r *Route, i *Integration) error {
 		errs = append(errs, fmt.Errorf("template selection expression: %w", err))
 	}
 	for _, key := range slices.Sorted(maps.Keys(i.Responses)) {
-		if key != "$default" {
+		if key != contract.SelectionKeyDefault {
 			if _, err := parseResponseKey(key); err != nil {
 				errs = append(errs, err)
 			}
@@ -231,7 +232,7 @@ func validateIntegration(r *Route, i *Integration) error {
 	// "$default is required for non-proxy integrations to act as the
 	// catch-all for successful responses" (apigateway-websocket-api-selection-expressions);
 	// without it API Gateway reports "No match for output mapping".
-	if r.twoWay() && i.Responses["$default"] == nil {
+	if r.twoWay() && i.Responses[contract.SelectionKeyDefault] == nil {
 		errs = append(errs, errors.New("two-way route whose non-proxy integration has no $default integration response"))
 	}
 	return errors.Join(errs...)
@@ -256,7 +257,7 @@ func validateTemplateSelection(expr string, response bool) error {
 // to the client: it has the $default route response, the only key API
 // Gateway supports (apigateway-websocket-api-route-response).
 func (r *Route) twoWay() bool {
-	return r.RouteResponseSelectionExpression != "" && slices.Contains(r.RouteResponses, "$default")
+	return r.RouteResponseSelectionExpression != "" && slices.Contains(r.RouteResponses, contract.SelectionKeyDefault)
 }
 
 func (i *Integration) proxy() bool { return i.Type == IntegrationAWSProxy }
@@ -265,7 +266,7 @@ func (i *Integration) proxy() bool { return i.Type == IntegrationAWSProxy }
 // rely on, or that the emulator cannot settle; New logs each at WARN.
 func (c *Config) Warnings() []string {
 	var out []string
-	if r := c.Routes["$connect"]; r != nil && r.Integration != nil && !r.Integration.proxy() {
+	if r := c.Routes[contract.RouteConnect]; r != nil && r.Integration != nil && !r.Integration.proxy() {
 		out = append(out, "route $connect: a non-proxy (AWS) integration cannot refuse a connection; "+
 			"API Gateway connects the client whatever the function returns, errors included "+
 			"(re:Post QU8pVByT1jRvW3hb4MD6UtoQ); use AWS_PROXY and a statusCode to refuse")
@@ -277,7 +278,7 @@ func (c *Config) Warnings() []string {
 		}
 		var regexKeys []string
 		for _, k := range slices.Sorted(maps.Keys(i.Responses)) {
-			if k == "$default" {
+			if k == contract.SelectionKeyDefault {
 				continue
 			}
 			regexKeys = append(regexKeys, k)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"wsapi/contract"
 	"wsapi/vtl"
 )
 
@@ -307,11 +308,11 @@ func (c *conn) nonProxyMessage(ctx context.Context, route *Route, data vtl.APIGa
 func (g *Gateway) selectRoute(body string) *Route {
 	path := strings.TrimPrefix(g.cfg.RouteSelectionExpression, "$request.body.")
 	if key, ok := bodyField(body, path); ok {
-		if r, ok := g.cfg.Routes[key]; ok && key != "$connect" && key != "$disconnect" {
+		if r, ok := g.cfg.Routes[key]; ok && key != contract.RouteConnect && key != contract.RouteDisconnect {
 			return r
 		}
 	}
-	return g.cfg.Routes["$default"]
+	return g.cfg.Routes[contract.RouteDefault]
 }
 
 // integrationResponse selects the integration response for a result and
@@ -334,7 +335,7 @@ func (g *Gateway) integrationResponse(route *Route, res Result, data vtl.APIGate
 	key := selectTemplateKey(ir.TemplateSelectionExpression, data.Body)
 	tmpl, ok := ir.ResponseTemplates[key]
 	if !ok {
-		if tmpl, ok = ir.ResponseTemplates["$default"]; !ok {
+		if tmpl, ok = ir.ResponseTemplates[contract.SelectionKeyDefault]; !ok {
 			return payload
 		}
 	}
@@ -360,7 +361,7 @@ func (g *Gateway) selectIntegrationResponse(in *Integration, fnErr *FunctionErro
 			}
 		}
 	}
-	return in.Responses["$default"]
+	return in.Responses[contract.SelectionKeyDefault]
 }
 
 // lambdaErrorPayload is the body Lambda returns for a function error.
@@ -374,12 +375,12 @@ func (c *conn) disconnect(clean bool) {
 	g := c.g
 	run := func() {
 		defer g.pending.Done()
-		route := g.cfg.Routes["$disconnect"]
+		route := g.cfg.Routes[contract.RouteDisconnect]
 		if route == nil || route.Integration == nil {
 			return
 		}
 		requestID := newID(11)
-		data := c.context("$disconnect", "DISCONNECT", g.opts.Now(), requestID)
+		data := c.context(contract.RouteDisconnect, "DISCONNECT", g.opts.Now(), requestID)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		log := g.log.With("connectionId", c.id, "requestId", requestID)

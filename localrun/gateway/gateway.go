@@ -19,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
 
+	"wsapi/contract"
 	"wsapi/vtl"
 )
 
@@ -79,7 +80,7 @@ func New(cfg Config, opts Options) (*Gateway, error) {
 			continue
 		}
 		for _, key := range slices.Sorted(maps.Keys(r.Integration.Responses)) {
-			if key != "$default" {
+			if key != contract.SelectionKeyDefault {
 				rk, _ := parseResponseKey(key) // Validate parsed it
 				g.responseKeys[r.Integration] = append(g.responseKeys[r.Integration], rk)
 			}
@@ -204,10 +205,10 @@ func (g *Gateway) handshake(w http.ResponseWriter, r *http.Request) {
 		ready:       make(chan struct{}),
 	}
 	c.lastActive.Store(now.UnixMilli())
-	data := c.context("$connect", "CONNECT", now, newID(11))
+	data := c.context(contract.RouteConnect, "CONNECT", now, newID(11))
 	log := g.log.With("connectionId", c.id, "requestId", data.Context.RequestID)
 
-	route := g.cfg.Routes["$connect"]
+	route := g.cfg.Routes[contract.RouteConnect]
 	if route != nil && route.Authorizer != nil {
 		status, auth := g.authorize(r.Context(), r, route.Authorizer, &data.Context, log)
 		if status != http.StatusOK {
@@ -262,7 +263,7 @@ func (g *Gateway) handshake(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(g.cfg.Limits.MaxMessageBytes)
 	c.ws, c.raw = ws, tw.raw
 	close(c.ready)
-	log.Info("connected", "principalId", c.authorizer["principalId"])
+	log.Info("connected", "principalId", c.authorizer[contract.AuthContextPrincipalID])
 	c.serve()
 }
 
@@ -419,7 +420,7 @@ func (g *Gateway) requestPayload(in *Integration, data vtl.APIGatewayData, body 
 	key := selectTemplateKey(in.TemplateSelectionExpression, body)
 	tmpl, ok := in.RequestTemplates[key]
 	if !ok {
-		tmpl, ok = in.RequestTemplates["$default"]
+		tmpl, ok = in.RequestTemplates[contract.SelectionKeyDefault]
 	}
 	if !ok {
 		switch in.PassthroughBehavior {
@@ -451,7 +452,7 @@ func (g *Gateway) requestPayload(in *Integration, data vtl.APIGatewayData, body 
 func selectTemplateKey(expr, body string) string {
 	switch {
 	case expr == "" || expr == `\$default`:
-		return "$default"
+		return contract.SelectionKeyDefault
 	case strings.HasPrefix(expr, "${request.body.") && strings.HasSuffix(expr, "}"):
 		v, _ := bodyField(body, strings.TrimSuffix(strings.TrimPrefix(expr, "${request.body."), "}"))
 		return v

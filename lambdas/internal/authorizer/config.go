@@ -7,15 +7,8 @@ import (
 	"slices"
 	"strings"
 	"unicode"
-)
 
-// The environment variables the CDK stack sets.
-const (
-	envIssuerURL       = "ISSUER_URL"
-	envAudience        = "AUDIENCE"
-	envJWKSURL         = "JWKS_URL"
-	envIdentitySource  = "IDENTITY_SOURCE"
-	envAllowedTokenUse = "ALLOWED_TOKEN_USE"
+	"wsapi/contract"
 )
 
 // Config is the authorizer's configuration, read once at cold start.
@@ -40,30 +33,30 @@ type Config struct {
 func LoadConfig(getenv func(string) string) (Config, error) {
 	var errs []error
 	cfg := Config{
-		IssuerURL: getenv(envIssuerURL),
-		Audience:  getenv(envAudience),
-		JWKSURL:   getenv(envJWKSURL),
+		IssuerURL: getenv(contract.EnvIssuerURL),
+		Audience:  getenv(contract.EnvAudience),
+		JWKSURL:   getenv(contract.EnvJWKSURL),
 	}
 
 	if err := checkHTTPSURL(cfg.IssuerURL); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", envIssuerURL, err))
+		errs = append(errs, fmt.Errorf("%s: %w", contract.EnvIssuerURL, err))
 	}
 	if err := checkValue(cfg.Audience); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", envAudience, err))
+		errs = append(errs, fmt.Errorf("%s: %w", contract.EnvAudience, err))
 	}
 	if cfg.JWKSURL != "" {
 		if err := checkHTTPSURL(cfg.JWKSURL); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", envJWKSURL, err))
+			errs = append(errs, fmt.Errorf("%s: %w", contract.EnvJWKSURL, err))
 		}
 	}
-	src, err := parseIdentitySource(getenv(envIdentitySource))
+	src, err := parseIdentitySource(getenv(contract.EnvIdentitySource))
 	if err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", envIdentitySource, err))
+		errs = append(errs, fmt.Errorf("%s: %w", contract.EnvIdentitySource, err))
 	}
 	cfg.IdentitySource = src
-	use, err := parseTokenUsePolicy(getenv(envAllowedTokenUse))
+	use, err := parseTokenUsePolicy(getenv(contract.EnvAllowedTokenUse))
 	if err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", envAllowedTokenUse, err))
+		errs = append(errs, fmt.Errorf("%s: %w", contract.EnvAllowedTokenUse, err))
 	}
 	cfg.AllowedTokenUse = use
 

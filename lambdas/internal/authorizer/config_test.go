@@ -6,14 +6,16 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"wsapi/contract"
 )
 
 func TestLoadConfig(t *testing.T) {
 	valid := map[string]string{
-		envIssuerURL:       testIssuer,
-		envAudience:        testAudience,
-		envIdentitySource:  "route.request.querystring.token",
-		envAllowedTokenUse: "access",
+		contract.EnvIssuerURL:       testIssuer,
+		contract.EnvAudience:        testAudience,
+		contract.EnvIdentitySource:  "route.request.querystring.token",
+		contract.EnvAllowedTokenUse: "access",
 	}
 	env := func(changes map[string]string) func(string) string {
 		m := map[string]string{}
@@ -45,8 +47,8 @@ func TestLoadConfig(t *testing.T) {
 		{
 			name: "header source, JWKS set",
 			getenv: env(map[string]string{
-				envIdentitySource: "route.request.header.Authorization",
-				envJWKSURL:        testIssuer + "/.well-known/jwks.json",
+				contract.EnvIdentitySource: "route.request.header.Authorization",
+				contract.EnvJWKSURL:        testIssuer + "/.well-known/jwks.json",
 			}),
 			want: Config{
 				IssuerURL: testIssuer, Audience: testAudience, JWKSURL: testIssuer + "/.well-known/jwks.json",
@@ -56,7 +58,7 @@ func TestLoadConfig(t *testing.T) {
 		},
 		{
 			name:   "token_use list, items trimmed",
-			getenv: env(map[string]string{envAllowedTokenUse: " access , id "}),
+			getenv: env(map[string]string{contract.EnvAllowedTokenUse: " access , id "}),
 			want: Config{
 				IssuerURL: testIssuer, Audience: testAudience,
 				IdentitySource:  IdentitySource{kind: sourceQueryString, name: "token"},
@@ -65,7 +67,7 @@ func TestLoadConfig(t *testing.T) {
 		},
 		{
 			name:   "token_use not checked",
-			getenv: env(map[string]string{envAllowedTokenUse: "*"}),
+			getenv: env(map[string]string{contract.EnvAllowedTokenUse: "*"}),
 			want: Config{
 				IssuerURL: testIssuer, Audience: testAudience,
 				IdentitySource:  IdentitySource{kind: sourceQueryString, name: "token"},
@@ -73,32 +75,32 @@ func TestLoadConfig(t *testing.T) {
 			},
 		},
 		{name: "nothing set", getenv: func(string) string { return "" }, wantErr: []string{"ISSUER_URL: required", "AUDIENCE: required", "IDENTITY_SOURCE: required", "ALLOWED_TOKEN_USE: required"}},
-		{name: "token_use unset", getenv: env(map[string]string{envAllowedTokenUse: ""}), wantErr: []string{"ALLOWED_TOKEN_USE: required"}},
-		{name: "token_use only white space", getenv: env(map[string]string{envAllowedTokenUse: " \t"}), wantErr: []string{"ALLOWED_TOKEN_USE: required"}},
-		{name: "token_use empty item", getenv: env(map[string]string{envAllowedTokenUse: "access,,id"}), wantErr: []string{"ALLOWED_TOKEN_USE", "item 2", "empty"}},
-		{name: "token_use trailing comma", getenv: env(map[string]string{envAllowedTokenUse: "access, "}), wantErr: []string{"ALLOWED_TOKEN_USE", "empty"}},
-		{name: "token_use item with a space", getenv: env(map[string]string{envAllowedTokenUse: "access,i d"}), wantErr: []string{"ALLOWED_TOKEN_USE", "white space"}},
-		{name: "token_use star in a list", getenv: env(map[string]string{envAllowedTokenUse: "access,*"}), wantErr: []string{"ALLOWED_TOKEN_USE", "stand alone"}},
+		{name: "token_use unset", getenv: env(map[string]string{contract.EnvAllowedTokenUse: ""}), wantErr: []string{"ALLOWED_TOKEN_USE: required"}},
+		{name: "token_use only white space", getenv: env(map[string]string{contract.EnvAllowedTokenUse: " \t"}), wantErr: []string{"ALLOWED_TOKEN_USE: required"}},
+		{name: "token_use empty item", getenv: env(map[string]string{contract.EnvAllowedTokenUse: "access,,id"}), wantErr: []string{"ALLOWED_TOKEN_USE", "item 2", "empty"}},
+		{name: "token_use trailing comma", getenv: env(map[string]string{contract.EnvAllowedTokenUse: "access, "}), wantErr: []string{"ALLOWED_TOKEN_USE", "empty"}},
+		{name: "token_use item with a space", getenv: env(map[string]string{contract.EnvAllowedTokenUse: "access,i d"}), wantErr: []string{"ALLOWED_TOKEN_USE", "white space"}},
+		{name: "token_use star in a list", getenv: env(map[string]string{contract.EnvAllowedTokenUse: "access,*"}), wantErr: []string{"ALLOWED_TOKEN_USE", "stand alone"}},
 		{
 			name:    "every problem at once",
-			getenv:  env(map[string]string{envAudience: "", envAllowedTokenUse: ","}),
+			getenv:  env(map[string]string{contract.EnvAudience: "", contract.EnvAllowedTokenUse: ","}),
 			wantErr: []string{"AUDIENCE: required", "ALLOWED_TOKEN_USE", "empty"},
 		},
-		{name: "issuer over http", getenv: env(map[string]string{envIssuerURL: "http://issuer.example.com"}), wantErr: []string{"ISSUER_URL", "https"}},
-		{name: "issuer not absolute", getenv: env(map[string]string{envIssuerURL: "issuer.example.com"}), wantErr: []string{"ISSUER_URL"}},
-		{name: "issuer with query", getenv: env(map[string]string{envIssuerURL: testIssuer + "?x=1"}), wantErr: []string{"ISSUER_URL", "query"}},
-		{name: "issuer with trailing space", getenv: env(map[string]string{envIssuerURL: testIssuer + " "}), wantErr: []string{"ISSUER_URL", "white space"}},
-		{name: "audience with leading space", getenv: env(map[string]string{envAudience: " " + testAudience}), wantErr: []string{"AUDIENCE", "white space"}},
-		{name: "JWKS over http", getenv: env(map[string]string{envJWKSURL: "http://example.com/jwks.json"}), wantErr: []string{"JWKS_URL", "https"}},
-		{name: "unknown source", getenv: env(map[string]string{envIdentitySource: "method.request.header.Authorization"}), wantErr: []string{"IDENTITY_SOURCE"}},
-		{name: "source without a name", getenv: env(map[string]string{envIdentitySource: "route.request.header."}), wantErr: []string{"IDENTITY_SOURCE", "names no"}},
+		{name: "issuer over http", getenv: env(map[string]string{contract.EnvIssuerURL: "http://issuer.example.com"}), wantErr: []string{"ISSUER_URL", "https"}},
+		{name: "issuer not absolute", getenv: env(map[string]string{contract.EnvIssuerURL: "issuer.example.com"}), wantErr: []string{"ISSUER_URL"}},
+		{name: "issuer with query", getenv: env(map[string]string{contract.EnvIssuerURL: testIssuer + "?x=1"}), wantErr: []string{"ISSUER_URL", "query"}},
+		{name: "issuer with trailing space", getenv: env(map[string]string{contract.EnvIssuerURL: testIssuer + " "}), wantErr: []string{"ISSUER_URL", "white space"}},
+		{name: "audience with leading space", getenv: env(map[string]string{contract.EnvAudience: " " + testAudience}), wantErr: []string{"AUDIENCE", "white space"}},
+		{name: "JWKS over http", getenv: env(map[string]string{contract.EnvJWKSURL: "http://example.com/jwks.json"}), wantErr: []string{"JWKS_URL", "https"}},
+		{name: "unknown source", getenv: env(map[string]string{contract.EnvIdentitySource: "method.request.header.Authorization"}), wantErr: []string{"IDENTITY_SOURCE"}},
+		{name: "source without a name", getenv: env(map[string]string{contract.EnvIdentitySource: "route.request.header."}), wantErr: []string{"IDENTITY_SOURCE", "names no"}},
 		{
 			name:    "two sources",
-			getenv:  env(map[string]string{envIdentitySource: "route.request.header.Authorization,route.request.querystring.token"}),
+			getenv:  env(map[string]string{contract.EnvIdentitySource: "route.request.header.Authorization,route.request.querystring.token"}),
 			wantErr: []string{"IDENTITY_SOURCE", "exactly one"},
 		},
-		{name: "context variable source", getenv: env(map[string]string{envIdentitySource: "context.identity.sourceIp"}), wantErr: []string{"IDENTITY_SOURCE"}},
-		{name: "source with a space", getenv: env(map[string]string{envIdentitySource: "route.request.querystring.to ken"}), wantErr: []string{"IDENTITY_SOURCE", "exactly one"}},
+		{name: "context variable source", getenv: env(map[string]string{contract.EnvIdentitySource: "context.identity.sourceIp"}), wantErr: []string{"IDENTITY_SOURCE"}},
+		{name: "source with a space", getenv: env(map[string]string{contract.EnvIdentitySource: "route.request.querystring.to ken"}), wantErr: []string{"IDENTITY_SOURCE", "exactly one"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

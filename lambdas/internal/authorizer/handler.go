@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"wsapi/contract"
 )
 
 // The size rule (see the package doc). API Gateway refuses an authorizer
@@ -29,20 +31,11 @@ const (
 	resultBudgetBytes = maxResultBytes - resultMarginBytes
 )
 
-// The authorizer context keys. The mapping templates rely on every key being
-// present, "" when the token lacks the claim.
-const (
-	contextSub      = "sub"
-	contextUsername = "username"
-	contextEmail    = "email"
-	contextScope    = "scope"
-)
-
 // emptiedFirst lists the optional context values in the order they are
 // emptied when the result is over budget: scope first, as an empty scope can
 // only trust the client with less, then email, then username. sub is never
 // altered: it is who connected.
-var emptiedFirst = []string{contextScope, contextEmail, contextUsername}
+var emptiedFirst = []string{contract.AuthContextScope, contract.AuthContextEmail, contract.AuthContextUsername}
 
 // Claims are what the handler needs from a verified token.
 type Claims struct {
@@ -166,10 +159,10 @@ func allowResponse(methodARN string, claims Claims) events.APIGatewayCustomAutho
 		// claim, and every value is a string: the mapping templates rely
 		// on both.
 		Context: map[string]any{
-			contextSub:      claims.Subject,
-			contextUsername: claims.Username,
-			contextEmail:    claims.Email,
-			contextScope:    claims.Scope,
+			contract.AuthContextSub:      claims.Subject,
+			contract.AuthContextUsername: claims.Username,
+			contract.AuthContextEmail:    claims.Email,
+			contract.AuthContextScope:    claims.Scope,
 		},
 	}
 }

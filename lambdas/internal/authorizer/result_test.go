@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"wsapi/contract"
 )
 
 // TestResultSizeBudget covers the size rule: optional context values are
@@ -43,38 +45,38 @@ func TestResultSizeBudget(t *testing.T) {
 		{
 			name:        "email of U+2028 fits as a string, not encoded",
 			claims:      Claims{Subject: sub, Username: "alice", Email: strings.Repeat("\u2028", 1500), Scope: "openid"},
-			wantEmptied: []string{contextScope, contextEmail},
+			wantEmptied: []string{contract.AuthContextScope, contract.AuthContextEmail},
 			stringsFit:  true,
 		},
 		{
 			name:        "HTML characters measured escaped",
 			claims:      Claims{Subject: sub, Username: "alice", Email: strings.Repeat("<", 1500)},
-			wantEmptied: []string{contextEmail},
+			wantEmptied: []string{contract.AuthContextEmail},
 			stringsFit:  true,
 		},
 		{
 			name:        "invalid UTF-8 measured as encoded",
 			claims:      Claims{Subject: sub, Username: strings.Repeat("\xff", 1500), Email: "alice@example.com", Scope: "openid"},
-			wantEmptied: []string{contextScope, contextEmail, contextUsername},
+			wantEmptied: []string{contract.AuthContextScope, contract.AuthContextEmail, contract.AuthContextUsername},
 			stringsFit:  true,
 		},
 		{
 			name:        "huge scope emptied first",
 			claims:      Claims{Subject: sub, Username: "alice", Email: "alice@example.com", Scope: strings.Repeat("read ", 1700)},
-			wantEmptied: []string{contextScope},
+			wantEmptied: []string{contract.AuthContextScope},
 		},
 		{
 			name:        "huge username and email: email goes, username stays",
 			claims:      Claims{Subject: sub, Username: strings.Repeat("u", 4100), Email: strings.Repeat("e", 4100)},
-			wantEmptied: []string{contextEmail},
+			wantEmptied: []string{contract.AuthContextEmail},
 		},
 		{
 			name:        "huge username: every optional value emptied",
 			claims:      Claims{Subject: sub, Username: strings.Repeat("u", 8000), Email: "alice@example.com", Scope: "openid"},
-			wantEmptied: []string{contextScope, contextEmail, contextUsername},
+			wantEmptied: []string{contract.AuthContextScope, contract.AuthContextEmail, contract.AuthContextUsername},
 		},
 		{name: "exactly at the budget", claims: atBudget(0)},
-		{name: "one byte over empties scope", claims: atBudget(1), wantEmptied: []string{contextScope}},
+		{name: "one byte over empties scope", claims: atBudget(1), wantEmptied: []string{contract.AuthContextScope}},
 		{name: "largest sub that fits", claims: Claims{Subject: strings.Repeat("s", maxSub)}},
 		{name: "sub one byte longer", claims: Claims{Subject: strings.Repeat("s", maxSub+1)}, wantReason: "result_too_large"},
 		{
@@ -235,14 +237,14 @@ func checkResultRule(t *testing.T, c Claims) int {
 	if runtime.Len() > resultBudgetBytes+1 {
 		t.Errorf("runtime encoding: %d bytes, budget %d and a newline", runtime.Len(), resultBudgetBytes)
 	}
-	if resp.PrincipalID != c.Subject || resp.Context[contextSub] != c.Subject {
+	if resp.PrincipalID != c.Subject || resp.Context[contract.AuthContextSub] != c.Subject {
 		t.Error("sub altered")
 	}
 	if len(resp.Context) != 4 {
 		t.Errorf("context has %d keys, want 4", len(resp.Context))
 	}
 
-	in := map[string]string{contextUsername: c.Username, contextEmail: c.Email, contextScope: c.Scope}
+	in := map[string]string{contract.AuthContextUsername: c.Username, contract.AuthContextEmail: c.Email, contract.AuthContextScope: c.Scope}
 	last := -1 // index in emptiedFirst of the last value emptied
 	for i, key := range emptiedFirst {
 		got, ok := resp.Context[key].(string)

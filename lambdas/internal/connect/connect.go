@@ -37,15 +37,13 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"wsapi/contract"
 	"wsapi/lambdas/internal/connections"
 	"wsapi/lambdas/internal/env"
 )
 
-// Environment variables and defaults.
+// Defaults.
 const (
-	EnvTableName     = "TABLE_NAME"
-	EnvConnectionTTL = "CONNECTION_TTL_SECONDS"
-
 	// DefaultConnectionTTL is API Gateway's maximum connection duration: a
 	// row older than that belongs to a connection that is surely closed.
 	DefaultConnectionTTL = 2 * time.Hour
@@ -60,8 +58,8 @@ type Config struct {
 // ConfigFromEnv reads Config from TABLE_NAME and CONNECTION_TTL_SECONDS
 // (whole seconds, 60 to 86400 as the stack allows; default 7200).
 func ConfigFromEnv(getenv env.Getenv) (Config, error) {
-	table, tableErr := env.Required(getenv, EnvTableName)
-	ttl, ttlErr := env.Int(getenv, EnvConnectionTTL, int(DefaultConnectionTTL/time.Second), 60, 24*60*60)
+	table, tableErr := env.Required(getenv, contract.EnvTableName)
+	ttl, ttlErr := env.Int(getenv, contract.EnvConnectionTTL, int(DefaultConnectionTTL/time.Second), 60, 24*60*60)
 	if err := errors.Join(tableErr, ttlErr); err != nil {
 		return Config{}, err
 	}
@@ -189,11 +187,11 @@ func decodeAuthorizer(v any) (connections.Authorizer, error) {
 		key string
 		dst *string
 	}{
-		{"principalId", &a.PrincipalID},
-		{"sub", &a.Sub},
-		{"username", &a.Username},
-		{"email", &a.Email},
-		{"scope", &a.Scope},
+		{contract.AuthContextPrincipalID, &a.PrincipalID},
+		{contract.AuthContextSub, &a.Sub},
+		{contract.AuthContextUsername, &a.Username},
+		{contract.AuthContextEmail, &a.Email},
+		{contract.AuthContextScope, &a.Scope},
 	}
 	for _, f := range fields {
 		x, ok := lookup(f.key)

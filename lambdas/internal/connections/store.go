@@ -11,14 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-)
 
-// Attribute names of the connections table.
-const (
-	AttrConnectionID = "connectionId"
-	AttrPrincipalID  = "principalId"
-	AttrConnectedAt  = "connectedAt"
-	AttrExpiresAt    = "expiresAt"
+	"wsapi/contract"
 )
 
 // ErrExists means a row with the same connection id is already there.
@@ -74,13 +68,13 @@ func (w *Writer) Put(ctx context.Context, c Connection) error {
 	_, err := w.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(w.table),
 		Item: map[string]types.AttributeValue{
-			AttrConnectionID: &types.AttributeValueMemberS{Value: c.ID},
-			AttrPrincipalID:  &types.AttributeValueMemberS{Value: c.PrincipalID},
-			AttrConnectedAt:  &types.AttributeValueMemberN{Value: strconv.FormatInt(c.ConnectedAt.UnixMilli(), 10)},
-			AttrExpiresAt:    &types.AttributeValueMemberN{Value: strconv.FormatInt(c.ExpiresAt.Unix(), 10)},
+			contract.AttrConnectionID: &types.AttributeValueMemberS{Value: c.ID},
+			contract.AttrPrincipalID:  &types.AttributeValueMemberS{Value: c.PrincipalID},
+			contract.AttrConnectedAt:  &types.AttributeValueMemberN{Value: strconv.FormatInt(c.ConnectedAt.UnixMilli(), 10)},
+			contract.AttrExpiresAt:    &types.AttributeValueMemberN{Value: strconv.FormatInt(c.ExpiresAt.Unix(), 10)},
 		},
 		ConditionExpression:      aws.String("attribute_not_exists(#id)"),
-		ExpressionAttributeNames: map[string]string{"#id": AttrConnectionID},
+		ExpressionAttributeNames: map[string]string{"#id": contract.AttrConnectionID},
 	})
 	if err != nil {
 		var exists *types.ConditionalCheckFailedException
@@ -110,7 +104,7 @@ func (d *Deleter) Delete(ctx context.Context, id string) error {
 	_, err := d.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName: aws.String(d.table),
 		Key: map[string]types.AttributeValue{
-			AttrConnectionID: &types.AttributeValueMemberS{Value: id},
+			contract.AttrConnectionID: &types.AttributeValueMemberS{Value: id},
 		},
 	})
 	if err != nil {
@@ -154,7 +148,7 @@ func (l *Lister) All(ctx context.Context) iter.Seq2[string, error] {
 		p := dynamodb.NewScanPaginator(l.scanner, &dynamodb.ScanInput{
 			TableName:                aws.String(l.table),
 			ProjectionExpression:     aws.String("#id"),
-			ExpressionAttributeNames: map[string]string{"#id": AttrConnectionID},
+			ExpressionAttributeNames: map[string]string{"#id": contract.AttrConnectionID},
 			Limit:                    l.limit(),
 		})
 		yieldPages(ctx, p, func(out *dynamodb.ScanOutput) []map[string]types.AttributeValue { return out.Items },
@@ -172,7 +166,7 @@ func (l *Lister) OfPrincipal(ctx context.Context, principalID string) iter.Seq2[
 			IndexName:                aws.String(l.index),
 			KeyConditionExpression:   aws.String("#p = :p"),
 			ProjectionExpression:     aws.String("#id"),
-			ExpressionAttributeNames: map[string]string{"#p": AttrPrincipalID, "#id": AttrConnectionID},
+			ExpressionAttributeNames: map[string]string{"#p": contract.AttrPrincipalID, "#id": contract.AttrConnectionID},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":p": &types.AttributeValueMemberS{Value: principalID},
 			},
@@ -216,11 +210,11 @@ func yieldPages[Out any](ctx context.Context, p paginator[Out], items func(Out) 
 // consumer wants more.
 func yieldIDs(items []map[string]types.AttributeValue, yield func(string, error) bool) bool {
 	for _, item := range items {
-		id, ok := item[AttrConnectionID].(*types.AttributeValueMemberS)
+		id, ok := item[contract.AttrConnectionID].(*types.AttributeValueMemberS)
 		if !ok || id.Value == "" {
 			// The key attribute is always a string; anything else is a
 			// table that is not ours, and guessing would post to nobody.
-			yield("", fmt.Errorf("item without a string %s", AttrConnectionID))
+			yield("", fmt.Errorf("item without a string %s", contract.AttrConnectionID))
 			return false
 		}
 		if !yield(id.Value, nil) {

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"wsapi/contract"
 )
 
 // fakeDB is a hand-written DynamoDB client. Scan and Query serve pages of
@@ -77,10 +79,10 @@ func (f *fakeDB) page(call int, start map[string]types.AttributeValue) ([]map[st
 	}
 	var items []map[string]types.AttributeValue
 	for _, id := range f.pages[n] {
-		items = append(items, map[string]types.AttributeValue{AttrConnectionID: &types.AttributeValueMemberS{Value: id}})
+		items = append(items, map[string]types.AttributeValue{contract.AttrConnectionID: &types.AttributeValueMemberS{Value: id}})
 	}
 	if f.badItem {
-		items = append(items, map[string]types.AttributeValue{AttrPrincipalID: &types.AttributeValueMemberS{Value: "p"}})
+		items = append(items, map[string]types.AttributeValue{contract.AttrPrincipalID: &types.AttributeValueMemberS{Value: "p"}})
 	}
 	var last map[string]types.AttributeValue
 	if n+1 < len(f.pages) {

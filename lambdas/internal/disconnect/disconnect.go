@@ -10,12 +10,10 @@ import (
 	"fmt"
 	"log/slog"
 
+	"wsapi/contract"
 	"wsapi/lambdas/internal/connections"
 	"wsapi/lambdas/internal/env"
 )
-
-// EnvTableName names the connections table.
-const EnvTableName = "TABLE_NAME"
 
 // Config is the function's configuration.
 type Config struct {
@@ -24,7 +22,7 @@ type Config struct {
 
 // ConfigFromEnv reads Config from TABLE_NAME.
 func ConfigFromEnv(getenv env.Getenv) (Config, error) {
-	table, err := env.Required(getenv, EnvTableName)
+	table, err := env.Required(getenv, contract.EnvTableName)
 	if err != nil {
 		return Config{}, err
 	}

@@ -6,16 +6,8 @@ import (
 	"net/url"
 	"strings"
 
+	"wsapi/contract"
 	"wsapi/lambdas/internal/env"
-)
-
-// Environment variables.
-const (
-	EnvTableName           = "TABLE_NAME"
-	EnvPrincipalIndexName  = "PRINCIPAL_INDEX_NAME"
-	EnvConnectionsEndpoint = "CONNECTIONS_ENDPOINT"
-	EnvMaxMessageBytes     = "MAX_MESSAGE_BYTES"
-	EnvMaxInFlight         = "MAX_IN_FLIGHT"
 )
 
 // Defaults and bounds of the limits; the bounds are the stack's.
@@ -52,11 +44,11 @@ type Config struct {
 func ConfigFromEnv(getenv env.Getenv) (Config, error) {
 	var c Config
 	var errs [5]error
-	c.TableName, errs[0] = env.Required(getenv, EnvTableName)
-	c.PrincipalIndexName, errs[1] = env.Required(getenv, EnvPrincipalIndexName)
+	c.TableName, errs[0] = env.Required(getenv, contract.EnvTableName)
+	c.PrincipalIndexName, errs[1] = env.Required(getenv, contract.EnvPrincipalIndexName)
 	c.ConnectionsEndpoint, errs[2] = endpoint(getenv)
-	c.MaxMessageBytes, errs[3] = env.Int(getenv, EnvMaxMessageBytes, DefaultMaxMessageBytes, 1, MaxMaxMessageBytes)
-	c.MaxInFlight, errs[4] = env.Int(getenv, EnvMaxInFlight, DefaultMaxInFlight, 1, MaxMaxInFlight)
+	c.MaxMessageBytes, errs[3] = env.Int(getenv, contract.EnvMaxMessageBytes, DefaultMaxMessageBytes, 1, MaxMaxMessageBytes)
+	c.MaxInFlight, errs[4] = env.Int(getenv, contract.EnvMaxInFlight, DefaultMaxInFlight, 1, MaxMaxInFlight)
 	if err := errors.Join(errs[:]...); err != nil {
 		return Config{}, err
 	}
@@ -64,13 +56,13 @@ func ConfigFromEnv(getenv env.Getenv) (Config, error) {
 }
 
 func endpoint(getenv env.Getenv) (string, error) {
-	v, err := env.Required(getenv, EnvConnectionsEndpoint)
+	v, err := env.Required(getenv, contract.EnvConnectionsEndpoint)
 	if err != nil {
 		return "", err
 	}
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("%s=%q: want https://{api-id}.execute-api.{region}.amazonaws.com/{stage}", EnvConnectionsEndpoint, v)
+		return "", fmt.Errorf("%s=%q: want https://{api-id}.execute-api.{region}.amazonaws.com/{stage}", contract.EnvConnectionsEndpoint, v)
 	}
 	// The SDK appends /@connections/{id} to the base path.
 	return strings.TrimSuffix(v, "/"), nil

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wsapi/contract"
 	"wsapi/lambdas/internal/connections"
 )
 
@@ -95,17 +96,17 @@ func (f *fakeTable) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(
 func (f *fakeTable) page(rows []row, start map[string]types.AttributeValue) ([]map[string]types.AttributeValue, map[string]types.AttributeValue) {
 	from := 0
 	if start != nil {
-		after := start[connections.AttrConnectionID].(*types.AttributeValueMemberS).Value
+		after := start[contract.AttrConnectionID].(*types.AttributeValueMemberS).Value
 		from = slices.IndexFunc(rows, func(r row) bool { return r.id == after }) + 1
 	}
 	to := min(from+f.pageSize, len(rows))
 	var items []map[string]types.AttributeValue
 	for _, r := range rows[from:to] {
-		items = append(items, map[string]types.AttributeValue{connections.AttrConnectionID: &types.AttributeValueMemberS{Value: r.id}})
+		items = append(items, map[string]types.AttributeValue{contract.AttrConnectionID: &types.AttributeValueMemberS{Value: r.id}})
 	}
 	var last map[string]types.AttributeValue
 	if to < len(rows) {
-		last = map[string]types.AttributeValue{connections.AttrConnectionID: &types.AttributeValueMemberS{Value: rows[to-1].id}}
+		last = map[string]types.AttributeValue{contract.AttrConnectionID: &types.AttributeValueMemberS{Value: rows[to-1].id}}
 	}
 	return items, last
 }
@@ -113,7 +114,7 @@ func (f *fakeTable) page(rows []row, start map[string]types.AttributeValue) ([]m
 func (f *fakeTable) DeleteItem(_ context.Context, in *dynamodb.DeleteItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	id := in.Key[connections.AttrConnectionID].(*types.AttributeValueMemberS).Value
+	id := in.Key[contract.AttrConnectionID].(*types.AttributeValueMemberS).Value
 	f.deleted = append(f.deleted, id)
 	if f.delErr != nil {
 		return nil, f.delErr

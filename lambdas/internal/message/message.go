@@ -22,15 +22,9 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"wsapi/contract"
 	"wsapi/lambdas/internal/connections"
 	"wsapi/lambdas/internal/reply"
-)
-
-// Routes and the one action.
-const (
-	RouteSendMessage  = "sendmessage"
-	RouteDefault      = "$default"
-	ActionSendMessage = "sendmessage"
 )
 
 // maxFrameBytes is API Gateway's limit on a WebSocket message (and on
@@ -101,7 +95,7 @@ func (h *Handler) Handle(ctx context.Context, ev connections.MessageEvent) (out 
 func (h *Handler) handle(ctx context.Context, log *slog.Logger, ev connections.MessageEvent) reply.Reply {
 	var req request
 	var rej *rejection
-	if ev.RouteKey == RouteSendMessage {
+	if ev.RouteKey == contract.RouteSendMessage {
 		req, rej = parseSendMessage(ev.Body, h.limits.MaxMessageBytes)
 	} else {
 		rej = parseDefault(ev.Body, h.limits.MaxMessageBytes)

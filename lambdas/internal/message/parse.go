@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"wsapi/contract"
 	"wsapi/lambdas/internal/reply"
 )
 
@@ -51,8 +52,8 @@ var (
 	errNotJSON    = reject(reply.CodeInvalidJSON, "the body must be a JSON object in UTF-8 text")
 	errDuplicate  = reject(reply.CodeInvalidJSON, "a field appears more than once")
 	errNotObject  = reject(reply.CodeNotObject, "the body must be a JSON object")
-	errNoAction   = reject(reply.CodeUnknownAction, `the action field is missing; send {"action":"sendmessage","message":"..."}`)
-	errBadAction  = reject(reply.CodeUnknownAction, `unknown action; the only action is "sendmessage"`)
+	errNoAction   = reject(reply.CodeUnknownAction, `the action field is missing; send {"action":"`+contract.ActionSendMessage+`","message":"..."}`)
+	errBadAction  = reject(reply.CodeUnknownAction, `unknown action; the only action is "`+contract.ActionSendMessage+`"`)
 	errField      = reject(reply.CodeUnknownField, "unknown field; the allowed fields are action, message and to")
 	errNoMessage  = reject(reply.CodeMissingMessage, "the message field is missing")
 	errBadMessage = reject(reply.CodeInvalidMessage, "message must be a string")
@@ -76,7 +77,7 @@ func parseSendMessage(body string, maxMessageBytes int) (request, *rejection) {
 	if !ok {
 		return request{}, errNoAction
 	}
-	if action, ok := asString(raw); !ok || action != ActionSendMessage {
+	if action, ok := asString(raw); !ok || action != contract.ActionSendMessage {
 		return request{}, errBadAction
 	}
 	// Field names match exactly (encoding/json would let "To" stand for

@@ -1,0 +1,73 @@
+// Package contract is the one place where the names shared by the stack
+// (stacks), the functions (lambdas) and the local run (localrun, cmd) are
+// spelled: the functions' environment variable names, the API's route keys
+// and its one action, the connections table's attribute and index names, and
+// the authorizer's context keys.
+//
+// Each of these strings is written here once and imported everywhere else,
+// so the stack cannot set a variable that a function does not read, nor a
+// function query an index that the stack does not create. The package is a
+// leaf: constants only, no imports of the CDK or the AWS SDK.
+//
+// Go struct tags cannot name a constant, so JSON tags such as
+// `json:"connectionId"` in event types still spell their key; so do log field
+// names and the API Gateway $context variables, which are not part of this
+// contract.
+package contract
+
+// Route keys of the API. sendmessage is selected by
+// {"action":"sendmessage"}; anything else falls to $default.
+const (
+	RouteConnect     = "$connect"
+	RouteDisconnect  = "$disconnect"
+	RouteSendMessage = "sendmessage"
+	RouteDefault     = "$default"
+
+	// ActionSendMessage is the "action" value that selects RouteSendMessage.
+	ActionSendMessage = RouteSendMessage
+
+	// SelectionKeyDefault is API Gateway's catch-all selection key: of a
+	// request template, an integration response and a route response.
+	SelectionKeyDefault = "$default"
+)
+
+// Attribute and index names of the connections table.
+const (
+	AttrConnectionID = "connectionId" // partition key
+	AttrPrincipalID  = "principalId"  // partition key of IndexByPrincipal
+	AttrConnectedAt  = "connectedAt"
+	AttrExpiresAt    = "expiresAt" // time-to-live attribute
+
+	// IndexByPrincipal is the table's index by principal (direct messages).
+	IndexByPrincipal = "byPrincipal"
+)
+
+// Authorizer context keys: what the authorizer returns and the functions
+// read from requestContext.authorizer. The mapping templates rely on every
+// key being present, "" when the token lacks the claim.
+const (
+	AuthContextPrincipalID = "principalId"
+	AuthContextSub         = "sub"
+	AuthContextUsername    = "username"
+	AuthContextEmail       = "email"
+	AuthContextScope       = "scope"
+)
+
+// Environment variables of the authorizer function.
+const (
+	EnvIssuerURL       = "ISSUER_URL"
+	EnvAudience        = "AUDIENCE"
+	EnvJWKSURL         = "JWKS_URL"
+	EnvIdentitySource  = "IDENTITY_SOURCE"
+	EnvAllowedTokenUse = "ALLOWED_TOKEN_USE"
+)
+
+// Environment variables of the connect, disconnect and message functions.
+const (
+	EnvTableName           = "TABLE_NAME"             // connect, disconnect, message
+	EnvConnectionTTL       = "CONNECTION_TTL_SECONDS" // connect
+	EnvPrincipalIndexName  = "PRINCIPAL_INDEX_NAME"   // message
+	EnvConnectionsEndpoint = "CONNECTIONS_ENDPOINT"   // message
+	EnvMaxMessageBytes     = "MAX_MESSAGE_BYTES"      // message
+	EnvMaxInFlight         = "MAX_IN_FLIGHT"          // message
+)

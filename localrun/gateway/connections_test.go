@@ -30,7 +30,14 @@ const wellFormedAuth = "AWS4-HMAC-SHA256 Credential=AKIDLOCAL/20261124/us-east-1
 
 func postConnection(t *testing.T, a *testAPI, id, body string) *http.Response {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, a.server.URL+"/prod/@connections/"+url.PathEscape(id), strings.NewReader(body))
+	return callConnections(t, a, http.MethodPost, id, body)
+}
+
+// callConnections sends one request to the @connections API with the
+// well-formed (unverified) signature the credential-less gateway accepts.
+func callConnections(t *testing.T, a *testAPI, method, id, body string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(method, a.server.URL+"/prod/@connections/"+url.PathEscape(id), strings.NewReader(body))
 	req.Header.Set("Authorization", wellFormedAuth)
 	req.Header.Set("X-Amz-Date", "20261124T000000Z")
 	resp, err := http.DefaultClient.Do(req)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -289,15 +288,7 @@ func TestProxyConnect(t *testing.T) {
 
 func deleteConnection(t *testing.T, a *testAPI, id string) *http.Response {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodDelete, a.server.URL+"/prod/@connections/"+url.PathEscape(id), nil)
-	req.Header.Set("Authorization", wellFormedAuth)
-	req.Header.Set("X-Amz-Date", "20261124T000000Z")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
-	return resp
+	return callConnections(t, a, http.MethodDelete, id, "")
 }
 
 // failingFunction cannot be invoked at all.

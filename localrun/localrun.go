@@ -143,8 +143,8 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 	// The gateway's timeouts for plain requests bound idle and slow clients here too.
+	// TLS is the listener's: Serve never reads the server's TLSConfig.
 	issuerServer := gateway.NewHTTPServer(s.issuer.Handler(s.IssuerURL), gateway.ServerLimits{}, log.With("component", "issuer"))
-	issuerServer.TLSConfig = s.issuer.TLSConfig()
 	s.serve(issuerServer, tls.NewListener(issuerListener, s.issuer.TLSConfig()))
 
 	resolver := assembly.Resolver{

@@ -71,3 +71,28 @@ const (
 	EnvMaxMessageBytes     = "MAX_MESSAGE_BYTES"      // message
 	EnvMaxInFlight         = "MAX_IN_FLIGHT"          // message
 )
+
+// MetadataAuthorizer is the CloudFormation Metadata key the construct puts
+// on the authorizer function's resource. Its value, an AuthorizerMetadata,
+// names the function's environment variables, so a tool that reads the
+// template (the local run) finds the issuer and audience without knowing
+// this app. Metadata is not a property: adding it replaces nothing.
+const MetadataAuthorizer = "wsapi:authorizer"
+
+// AuthorizerMetadata is the value of MetadataAuthorizer.
+type AuthorizerMetadata struct {
+	// IssuerVariable holds the issuer URL (the tokens' iss).
+	IssuerVariable string `json:"issuerVariable"`
+	// AudienceVariable holds the audience the tokens must name.
+	AudienceVariable string `json:"audienceVariable"`
+	// JWKSVariable, when set, holds the key set URL that overrides the
+	// issuer's discovery document.
+	JWKSVariable string `json:"jwksVariable"`
+}
+
+// Authorizer is this app's AuthorizerMetadata.
+var Authorizer = AuthorizerMetadata{
+	IssuerVariable:   EnvIssuerURL,
+	AudienceVariable: EnvAudience,
+	JWKSVariable:     EnvJWKSURL,
+}

@@ -147,32 +147,8 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	issuerServer := gateway.NewHTTPServer(s.issuer.Handler(s.IssuerURL), gateway.ServerLimits{}, log.With("component", "issuer"))
 	s.serve(issuerServer, tls.NewListener(issuerListener, s.issuer.TLSConfig()))
 
-	resolver := assembly.Resolver{
-		Pseudo: asm.PseudoParameters(localRegion, localAccount),
-		Refs:   map[string]string{asm.API.ID: localAPIID, asm.Stage.ID: asm.Stage.StageName},
-		Attrs:  map[string]string{},
-	}
-	// Ids and names the template refers to, as they would be once deployed.
-	for id := range asm.Authorizers {
-		resolver.Refs[id] = "local" + strings.ToLower(id)
-	}
-	for id := range asm.Integrations {
-		resolver.Refs[id] = "local" + strings.ToLower(id)
-	}
-	for id := range asm.UserPools {
-		// The template builds the issuer as "https://" + ProviderURL.
-		resolver.Refs[id] = localRegion + "_local"
-		resolver.Attrs[id+".ProviderURL"] = strings.TrimPrefix(s.IssuerURL, "https://")
-	}
-	for id := range asm.UserPoolClients {
-		resolver.Refs[id] = localAudience
-	}
+	resolver := localResolver(asm, s.IssuerURL)
 	s.Audience = localAudience
-	for id := range asm.Functions {
-		name := functionName(asm.Stack.Name, id)
-		resolver.Refs[id] = name
-		resolver.Attrs[id+".Arn"] = fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", localRegion, localAccount, name)
-	}
 	if err := s.startDynamoDB(ctx, asm, opts.DynamoDBEndpoint, resolver); err != nil {
 		return nil, err
 	}
@@ -208,6 +184,38 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// localResolver gives the ids and names the template refers to the values
+// they would have once deployed here. A Cognito user pool's provider URL is
+// the local issuer and its clients' ids are localAudience, so a template
+// with its own user pool trusts the local issuer as it is.
+func localResolver(asm *assembly.Assembly, issuerURL string) assembly.Resolver {
+	resolver := assembly.Resolver{
+		Pseudo: asm.PseudoParameters(localRegion, localAccount),
+		Refs:   map[string]string{asm.API.ID: localAPIID, asm.Stage.ID: asm.Stage.StageName},
+		Attrs:  map[string]string{},
+	}
+	for id := range asm.Authorizers {
+		resolver.Refs[id] = "local" + strings.ToLower(id)
+	}
+	for id := range asm.Integrations {
+		resolver.Refs[id] = "local" + strings.ToLower(id)
+	}
+	for id := range asm.UserPools {
+		// The template builds the issuer as "https://" + ProviderURL.
+		resolver.Refs[id] = localRegion + "_local"
+		resolver.Attrs[id+".ProviderURL"] = strings.TrimPrefix(issuerURL, "https://")
+	}
+	for id := range asm.UserPoolClients {
+		resolver.Refs[id] = localAudience
+	}
+	for id := range asm.Functions {
+		name := functionName(asm.Stack.Name, id)
+		resolver.Refs[id] = name
+		resolver.Attrs[id+".Arn"] = fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", localRegion, localAccount, name)
+	}
+	return resolver
 }
 
 func (s *Server) serve(srv *http.Server, ln net.Listener) {
@@ -275,12 +283,6 @@ func (s *Server) startFunctions(asm *assembly.Assembly, resolver assembly.Resolv
 			used[in.FunctionID] = true
 		}
 	}
-	authorizerFns := map[string]bool{}
-	for _, a := range asm.Authorizers {
-		authorizerFns[a.FunctionID] = true
-	}
-	// The connections endpoint as deployed, and where it is here.
-	deployedEndpoint := fmt.Sprintf("https://%s.execute-api.%s.%s", localAPIID, localRegion, resolver.Pseudo["AWS::URLSuffix"])
 	ids := make([]string, 0, len(used))
 	for id := range used {
 		ids = append(ids, id)
@@ -289,21 +291,9 @@ func (s *Server) startFunctions(asm *assembly.Assembly, resolver assembly.Resolv
 	out := map[string]gateway.Function{}
 	for _, id := range ids {
 		fn := asm.Functions[id]
-		env, err := resolver.Env(fn)
+		env, err := s.templateEnv(asm, resolver, id, wsAddr)
 		if err != nil {
 			return nil, err
-		}
-		for k, v := range env {
-			if strings.HasPrefix(v, deployedEndpoint) {
-				env[k] = "http://" + wsAddr + strings.TrimPrefix(v, deployedEndpoint)
-			}
-		}
-		if authorizerFns[id] && len(asm.UserPools) == 0 {
-			// An external issuer cannot be reached offline: the local
-			// issuer stands in for it, under the audience the template says.
-			s.Audience = env[contract.EnvAudience]
-			env[contract.EnvIssuerURL] = s.IssuerURL
-			delete(env, contract.EnvJWKSURL)
 		}
 		env["AWS_REGION"] = localRegion
 		env["AWS_ACCESS_KEY_ID"] = localAccessKey
@@ -334,6 +324,72 @@ func (s *Server) startFunctions(asm *assembly.Assembly, resolver assembly.Resolv
 		out[id] = poolFunction{pool}
 	}
 	return out, nil
+}
+
+// templateEnv is the environment the template gives function id, pointed
+// at the local services: the connections endpoint at the gateway and, for
+// an authorizer of an external issuer, the issuer at the local one (whose
+// audience becomes s.Audience).
+func (s *Server) templateEnv(asm *assembly.Assembly, resolver assembly.Resolver, id, wsAddr string) (map[string]string, error) {
+	fn := asm.Functions[id]
+	env, err := resolver.Env(fn)
+	if err != nil {
+		return nil, err
+	}
+	// The connections endpoint as deployed, and where it is here.
+	deployedEndpoint := fmt.Sprintf("https://%s.execute-api.%s.%s", localAPIID, localRegion, resolver.Pseudo["AWS::URLSuffix"])
+	for k, v := range env {
+		if strings.HasPrefix(v, deployedEndpoint) {
+			env[k] = "http://" + wsAddr + strings.TrimPrefix(v, deployedEndpoint)
+		}
+	}
+	// With a user pool the resolver already points the authorizer at the
+	// local issuer (localResolver); an external issuer is swapped here.
+	if len(asm.UserPools) > 0 || !isAuthorizer(asm, id) {
+		return env, nil
+	}
+	audience, err := authorizerEnv(env, fn.Authorizer, s.IssuerURL)
+	if err != nil {
+		return nil, fmt.Errorf("authorizer function %s: %w", id, err)
+	}
+	s.Audience = audience
+	return env, nil
+}
+
+func isAuthorizer(asm *assembly.Assembly, fnID string) bool {
+	for _, a := range asm.Authorizers {
+		if a.FunctionID == fnID {
+			return true
+		}
+	}
+	return false
+}
+
+// authorizerEnv points an authorizer of an external issuer, which cannot
+// be reached offline, at the local issuer: it rewrites the variable md
+// names for the issuer, drops the key set URL (the local issuer's
+// discovery document names its own) and returns the audience the template
+// gives, which the local tokens then carry. md comes from the template, as
+// the local run knows no variable names of its own.
+func authorizerEnv(env map[string]string, md *contract.AuthorizerMetadata, issuerURL string) (audience string, err error) {
+	if md == nil {
+		return "", fmt.Errorf("the local run cannot tell which environment variables name the issuer and the audience: "+
+			"the function's resource has no %q Metadata (the websocketapi construct adds it)", contract.MetadataAuthorizer)
+	}
+	// assembly.Load checked that both variables are in the template; a
+	// value can still resolve to nothing.
+	audience = env[md.AudienceVariable]
+	if audience == "" {
+		return "", fmt.Errorf("audience variable %s (%q Metadata) is empty", md.AudienceVariable, contract.MetadataAuthorizer)
+	}
+	if _, ok := env[md.IssuerVariable]; !ok {
+		return "", fmt.Errorf("issuer variable %s (%q Metadata) is not set", md.IssuerVariable, contract.MetadataAuthorizer)
+	}
+	env[md.IssuerVariable] = issuerURL
+	if md.JWKSVariable != "" {
+		delete(env, md.JWKSVariable)
+	}
+	return audience, nil
 }
 
 // shortName drops the hash CDK appends to logical ids.

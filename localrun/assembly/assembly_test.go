@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"wsapi/contract"
 	"wsapi/mappingtemplates"
 )
 
@@ -230,6 +231,10 @@ func (f fixture) want(t *testing.T) *Assembly {
 			"WscatCommand":        {Description: "Set TOKEN to a JWT, then run this to connect", Value: f.wscat},
 		},
 	}
+	// The construct's contract.MetadataAuthorizer, in both variants.
+	authFn := a.Functions["AuthorizerFunctionB4DBAA43"]
+	authFn.Authorizer = &contract.Authorizer
+	a.Functions[authFn.ID] = authFn
 	if f.userPool {
 		a.UserPools["UserPool6BA7E5F2"] = UserPool{ID: "UserPool6BA7E5F2"}
 		a.UserPoolClients["UserPoolCliClient1F174B79"] = UserPoolClient{ID: "UserPoolCliClient1F174B79", UserPoolID: "UserPool6BA7E5F2"}

@@ -1,6 +1,7 @@
 package assembly
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -9,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"wsapi/contract"
 )
 
 // Resource types the model is built from. Resources are found by type and
@@ -45,6 +48,7 @@ type resource struct {
 	Type       string
 	Properties any
 	Condition  any
+	Metadata   any
 }
 
 // asset is one file asset of an asset manifest.
@@ -539,6 +543,9 @@ func (b *builder) functions() {
 			}
 		}
 
+		fn.Authorizer, err = authorizerMetadata(id, b.t.Resources[id].Metadata, vars)
+		fail(err)
+
 		lc, err := p.object("LoggingConfig")
 		fail(err)
 		fn.LoggingConfig.LogFormat, err = lc.str("LogFormat")
@@ -549,6 +556,57 @@ func (b *builder) functions() {
 		fail(err)
 		b.a.Functions[id] = fn
 	}
+}
+
+// authorizerMetadata reads a function's contract.MetadataAuthorizer
+// Metadata, which tells the local run which of its environment variables
+// hold the issuer and the audience (this app's names are not assumed). It is
+// nil when the function has none; vars are the function's variables.
+func authorizerMetadata(id string, metadata any, vars props) (*contract.AuthorizerMetadata, error) {
+	md, err := newProps("Resources."+id+".Metadata", metadata)
+	if err != nil {
+		return nil, err
+	}
+	raw, ok := md.m[contract.MetadataAuthorizer]
+	if !ok {
+		return nil, nil
+	}
+	at := md.at(contract.MetadataAuthorizer)
+	if _, isObject := raw.(map[string]any); !isObject {
+		return nil, fmt.Errorf("%s: expected an object, got %s", at, describe(raw))
+	}
+	// Decoded by the contract's own type, so the keys cannot drift from
+	// what the construct writes. Unknown keys are left to newer readers.
+	data, err := json.Marshal(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", at, err)
+	}
+	var out contract.AuthorizerMetadata
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, fmt.Errorf("%s: %w", at, err)
+	}
+	var errs []error
+	// The issuer and audience are rewritten for the local issuer, so each
+	// must be a variable the function is given; the key set URL is
+	// optional (the issuer's discovery document names it otherwise).
+	for _, v := range []struct{ key, name string }{
+		{"issuerVariable", out.IssuerVariable},
+		{"audienceVariable", out.AudienceVariable},
+	} {
+		switch {
+		case v.name == "":
+			errs = append(errs, fmt.Errorf("%s.%s: missing or empty", at, v.key))
+		case !vars.has(v.name) || isNoValue(vars.m[v.name]):
+			errs = append(errs, fmt.Errorf("%s.%s: %q is not a variable of %s", at, v.key, v.name, vars.path))
+		}
+	}
+	if out.IssuerVariable != "" && out.IssuerVariable == out.AudienceVariable {
+		errs = append(errs, fmt.Errorf("%s: issuerVariable and audienceVariable are both %q", at, out.IssuerVariable))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // reportFunctionErrors reports the problems of the functions the API

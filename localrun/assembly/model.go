@@ -1,6 +1,10 @@
 package assembly
 
-import "time"
+import (
+	"time"
+
+	"wsapi/contract"
+)
 
 // Assembly is one stack of a synthesized cloud assembly, reduced to what a
 // local run of its WebSocket API needs. Maps are keyed by logical ID, except
@@ -131,6 +135,9 @@ type Function struct {
 	AssetDir      string
 	Environment   map[string]any // variable → raw value, for Resolver.Env
 	LoggingConfig LoggingConfig
+	// Authorizer is the resource's contract.MetadataAuthorizer Metadata:
+	// which of its variables hold the issuer and audience. nil without it.
+	Authorizer *contract.AuthorizerMetadata
 }
 
 // LoggingConfig is a function's LoggingConfig as written; "" means unset,

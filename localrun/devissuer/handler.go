@@ -82,7 +82,7 @@ func (i *Issuer) Handler(issuerURL string) http.Handler {
 	})
 }
 
-// checkIssuerURL applies the authorizer's rule for ISSUER_URL.
+// checkIssuerURL applies the authorizer's rule for its issuer URL.
 func checkIssuerURL(issuerURL string) (*url.URL, error) {
 	u, err := url.Parse(issuerURL)
 	if err != nil {

@@ -24,7 +24,7 @@ const (
 type Claims struct {
 	// Subject is "sub": required, at most 256 bytes.
 	Subject string
-	// Audience is "aud": required, the authorizer's AUDIENCE.
+	// Audience is "aud": required, the audience the authorizer expects.
 	Audience string
 	// Username, Email and Scope become "username", "email" and "scope"
 	// (space separated) when not empty.

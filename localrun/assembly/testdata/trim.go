@@ -2,8 +2,9 @@
 
 // trim copies a synthesized cloud assembly into a test fixture: the
 // manifest's stack and asset-manifest artifacts (without metadata), the
-// template without resource Metadata and CDKMetadata, the asset manifest,
-// and each directory asset as a one-line dummy bootstrap (no binaries in
+// template without CDKMetadata and resource Metadata (but for the
+// contract.MetadataAuthorizer the local run reads), the asset manifest, and
+// each directory asset as a one-line dummy bootstrap (no binaries in
 // the repository). Regenerate the fixtures when the stack or the mapping
 // templates change:
 //
@@ -19,6 +20,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"wsapi/contract"
 )
 
 func main() {
@@ -74,7 +77,12 @@ func trim(src, dst string) error {
 				if res["Type"] == "AWS::CDK::Metadata" {
 					delete(resources, id)
 				}
-				delete(res, "Metadata")
+				// Of the Metadata, only what the local run reads is kept.
+				if md, ok := res["Metadata"].(map[string]any); ok && md[contract.MetadataAuthorizer] != nil {
+					res["Metadata"] = map[string]any{contract.MetadataAuthorizer: md[contract.MetadataAuthorizer]}
+				} else {
+					delete(res, "Metadata")
+				}
 			}
 		}
 		if assets, ok := doc["files"].(map[string]any); ok {

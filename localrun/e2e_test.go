@@ -33,6 +33,7 @@ import (
 	"wsapi/localrun/gateway"
 	"wsapi/localrun/internal/synthtest"
 	"wsapi/stacks"
+	"wsapi/websocketapi"
 )
 
 var (
@@ -60,7 +61,7 @@ func e2e(t *testing.T) *Server {
 		e2eAssembly = filepath.Join(dir, "cdk.out")
 		// The load test sends 1,000 messages at once; the stage's default
 		// throttling (enforced by the gateway) would refuse most of them.
-		props := stacks.WebSocketStackProps{ThrottlingRateLimit: 10000, ThrottlingBurstLimit: 5000}
+		props := stacks.WebSocketStackProps{WebSocketAPIProps: websocketapi.WebSocketAPIProps{ThrottlingRateLimit: 10000, ThrottlingBurstLimit: 5000}}
 		if e2eErr = synthtest.SynthesizeForHost(e2eAssembly, "..", props); e2eErr != nil {
 			return
 		}

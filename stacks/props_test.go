@@ -8,64 +8,9 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
-)
 
-func TestValidate(t *testing.T) {
-	cases := []struct {
-		name    string
-		props   WebSocketStackProps
-		wantErr []string // substrings; none means valid
-	}{
-		{name: "defaults", props: WebSocketStackProps{}},
-		{name: "header identity source", props: WebSocketStackProps{IdentitySource: "route.request.header.Authorization"}},
-		{name: "external issuer", props: WebSocketStackProps{Issuer: "https://id.example.com", Audience: "chat", JWKSURL: "https://id.example.com/keys"}},
-		{name: "stage with space", props: WebSocketStackProps{StageName: "my stage"}, wantErr: []string{"StageName"}},
-		{name: "identity source elsewhere", props: WebSocketStackProps{IdentitySource: "route.request.body.token"}, wantErr: []string{"IdentitySource"}},
-		{name: "two identity sources", props: WebSocketStackProps{IdentitySource: "route.request.header.A,route.request.header.B"}, wantErr: []string{"IdentitySource"}},
-		{name: "issuer without audience", props: WebSocketStackProps{Issuer: "https://id.example.com"}, wantErr: []string{"set both"}},
-		{name: "audience without issuer", props: WebSocketStackProps{Audience: "chat"}, wantErr: []string{"set both"}},
-		{name: "http issuer", props: WebSocketStackProps{Issuer: "http://id.example.com", Audience: "chat"}, wantErr: []string{"https"}},
-		{name: "jwks without issuer", props: WebSocketStackProps{JWKSURL: "https://id.example.com/keys"}, wantErr: []string{"only used with an external Issuer"}},
-		{name: "negative throttling", props: WebSocketStackProps{ThrottlingRateLimit: -1}, wantErr: []string{"throttling"}},
-		{name: "ttl too short", props: WebSocketStackProps{ConnectionTTL: time.Second}, wantErr: []string{"ConnectionTTL"}},
-		{name: "message too large", props: WebSocketStackProps{MaxMessageBytes: 200 * 1024}, wantErr: []string{"MaxMessageBytes"}},
-		{name: "in flight too many", props: WebSocketStackProps{MaxInFlight: 1000}, wantErr: []string{"MaxInFlight"}},
-		{name: "cognito id tokens too", props: WebSocketStackProps{AllowedTokenUse: []string{"access", "id"}}},
-		{name: "cognito token_use that Cognito never issues", props: WebSocketStackProps{AllowedTokenUse: []string{"refresh"}}, wantErr: []string{`AllowedTokenUse "refresh"`}},
-		{name: "cognito without any token_use", props: WebSocketStackProps{AllowedTokenUse: []string{}}, wantErr: []string{"at least one"}},
-		{name: "external token_use list", props: WebSocketStackProps{Issuer: "https://id.example.com", Audience: "chat", AllowedTokenUse: []string{"at+jwt"}}},
-		{name: "token_use with a comma", props: WebSocketStackProps{Issuer: "https://id.example.com", Audience: "chat", AllowedTokenUse: []string{"a,b"}}, wantErr: []string{"AllowedTokenUse"}},
-		{name: "token_use wildcard", props: WebSocketStackProps{Issuer: "https://id.example.com", Audience: "chat", AllowedTokenUse: []string{"*"}}, wantErr: []string{"AllowedTokenUse"}},
-		{name: "role name with a slash", props: WebSocketStackProps{APIGatewayCloudWatchRoleName: "a/b"}, wantErr: []string{"APIGatewayCloudWatchRoleName"}},
-		{name: "role path without slashes", props: WebSocketStackProps{APIGatewayCloudWatchRolePath: "service-role"}, wantErr: []string{"APIGatewayCloudWatchRolePath"}},
-		{name: "role path", props: WebSocketStackProps{APIGatewayCloudWatchRolePath: "/service-role/"}},
-		{name: "architecture", props: WebSocketStackProps{LambdaArchitecture: "amd64"}, wantErr: []string{"LambdaArchitecture"}},
-		{
-			name:    "every problem at once",
-			props:   WebSocketStackProps{StageName: "a b", LambdaArchitecture: "mips", MaxInFlight: -3},
-			wantErr: []string{"StageName", "LambdaArchitecture", "MaxInFlight"},
-		},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			err := c.props.Validate()
-			if len(c.wantErr) == 0 {
-				if err != nil {
-					t.Fatalf("unexpected error: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("want an error mentioning %v", c.wantErr)
-			}
-			for _, want := range c.wantErr {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("error %q does not mention %q", err, want)
-				}
-			}
-		})
-	}
-}
+	"wsapi/websocketapi"
+)
 
 func TestPropsFromContext(t *testing.T) {
 	cases := []struct {
@@ -75,7 +20,7 @@ func TestPropsFromContext(t *testing.T) {
 		wantErr string
 	}{
 		{name: "empty keeps defaults", context: map[string]string{}, check: func(t *testing.T, p WebSocketStackProps) {
-			if p.withDefaults().StageName != DefaultStageName || p.RemovalPolicy != "" {
+			if p.StageName != "" || p.RemovalPolicy != "" || p.WithDefaults().StageName != websocketapi.DefaultStageName {
 				t.Errorf("got %+v", p)
 			}
 		}},
@@ -87,7 +32,7 @@ func TestPropsFromContext(t *testing.T) {
 			"logRetentionDays": "7", "removalPolicy": "destroy", "allowedTokenUse": " access, at+jwt ",
 			"apiGatewayCloudWatchRoleName": "ApiGwLogs", "apiGatewayCloudWatchRolePath": "/service-role/",
 		}, check: func(t *testing.T, p WebSocketStackProps) {
-			want := WebSocketStackProps{
+			want := WebSocketStackProps{WebSocketAPIProps: websocketapi.WebSocketAPIProps{
 				StageName: "live", IdentitySource: "route.request.header.Authorization",
 				Issuer: "https://id.example.com", Audience: "chat", JWKSURL: "https://id.example.com/keys",
 				ThrottlingRateLimit: 10.5, ThrottlingBurstLimit: 20, APIGatewayCloudWatchRoleExists: true,
@@ -95,7 +40,7 @@ func TestPropsFromContext(t *testing.T) {
 				LogRetention: awslogs.RetentionDays_ONE_WEEK, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 				AllowedTokenUse:              []string{"access", "at+jwt"},
 				APIGatewayCloudWatchRoleName: "ApiGwLogs", APIGatewayCloudWatchRolePath: "/service-role/",
-			}
+			}}
 			if !reflect.DeepEqual(p, want) {
 				t.Errorf("got  %+v\nwant %+v", p, want)
 			}
@@ -109,7 +54,7 @@ func TestPropsFromContext(t *testing.T) {
 		{name: "empty token_use list with an external issuer turns the check off", context: map[string]string{
 			"allowedTokenUse": " , ", "issuer": "https://id.example.com", "audience": "chat",
 		}, check: func(t *testing.T, p WebSocketStackProps) {
-			if len(p.withDefaults().AllowedTokenUse) != 0 {
+			if len(p.WithDefaults().AllowedTokenUse) != 0 {
 				t.Errorf("AllowedTokenUse = %q, want none", p.AllowedTokenUse)
 			}
 		}},
@@ -153,7 +98,7 @@ func TestNewWebSocketStackRejectsInvalidProps(t *testing.T) {
 		}
 	}()
 	// Validation runs before any construct is made, so no jsii is needed.
-	NewWebSocketStack(nil, "Bad", &WebSocketStackProps{StageName: "bad stage"})
+	NewWebSocketStack(nil, "Bad", &WebSocketStackProps{WebSocketAPIProps: websocketapi.WebSocketAPIProps{StageName: "bad stage"}})
 }
 
 func TestStackNameFromContext(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"wsapi/mappingtemplates"
-	"wsapi/stacks"
+	"wsapi/websocketapi"
 )
 
 func TestAPI(t *testing.T) {
@@ -27,7 +27,7 @@ func TestAPI(t *testing.T) {
 			"ProtocolType":             "WEBSOCKET",
 			"RouteSelectionExpression": "$request.body.action",
 			// The name derives from the stack, so two stacks can share an account.
-			"Name": map[string]any{"Fn::Join": []any{"-", []any{ref("AWS::StackName"), "websocket"}}},
+			"Name": sub("${AWS::StackName}-websocket", nil),
 		})
 	})
 }
@@ -113,7 +113,7 @@ func TestStage(t *testing.T) {
 		}
 	}
 
-	if bad := stacks.UndocumentedAccessLogVariables(format); len(bad) != 0 {
+	if bad := websocketapi.UndocumentedAccessLogVariables(format); len(bad) != 0 {
 		t.Errorf("access log format names variables AWS does not list for WebSocket APIs: %v", bad)
 	}
 
@@ -126,14 +126,15 @@ func TestStage(t *testing.T) {
 		"ServiceToken": getAtt(fnID, "Arn"),
 		"RoleName":     "APIGatewayPushToCloudWatchLogs",
 		"RolePath":     "/",
-		"PolicyARN":    join("arn:", ref("AWS::Partition"), ":iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"),
+		"PolicyARN":    sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs", nil),
 	})
 	if setting["DeletionPolicy"] != "Delete" {
 		// Its delete handler leaves the account setting alone; retaining
 		// the resource would only orphan it.
 		t.Errorf("custom resource DeletionPolicy = %v, want Delete", setting["DeletionPolicy"])
 	}
-	equalJSON(t, "stage DependsOn", stage["DependsOn"], []any{settingID})
+	// ... and for every route, so its first deployment has them all.
+	equalJSON(t, "stage DependsOn", stage["DependsOn"], []any{settingID, "ConnectRoute", "DefaultRoute", "DisconnectRoute", "SendMessageRoute"})
 	for _, typ := range []string{"AWS::ApiGateway::Account"} {
 		if n := len(s.resources(typ)); n != 0 {
 			t.Errorf("%d %s: one setting per account and region must not belong to a stack", n, typ)
@@ -158,7 +159,7 @@ func TestAuthorizer(t *testing.T) {
 			"AuthorizerType": "REQUEST",
 			"IdentitySource": []any{"route.request.querystring.token"},
 			"AuthorizerUri":  invocationURI(fnID),
-			"Name":           map[string]any{"Fn::Join": []any{"-", []any{ref("AWS::StackName"), "jwt"}}},
+			"Name":           sub("${AWS::StackName}-jwt", nil),
 		})
 	})
 	cdkAssert(t, "header identity source when set", func() {
@@ -170,8 +171,8 @@ func TestAuthorizer(t *testing.T) {
 
 // invocationURI is how API Gateway names a Lambda function to invoke.
 func invocationURI(functionID string) map[string]any {
-	return join("arn:", ref("AWS::Partition"), ":apigateway:", ref("AWS::Region"),
-		":lambda:path/2015-03-31/functions/", getAtt(functionID, "Arn"), "/invocations")
+	return sub("arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Function}/invocations",
+		map[string]any{"Function": getAtt(functionID, "Arn")})
 }
 
 func TestRoutesAndIntegrations(t *testing.T) {
@@ -210,9 +211,12 @@ func TestRoutesAndIntegrations(t *testing.T) {
 
 			// The target names the integration; the integration names the function.
 			target, _ := route["Target"].(map[string]any)
-			parts := target["Fn::Join"].([]any)[1].([]any)
-			integrationID := parts[1].(map[string]any)["Ref"].(string)
-			equalJSON(t, "target", target, map[string]any{"Fn::Join": []any{"/", []any{"integrations", ref(integrationID)}}})
+			parts, _ := target["Fn::Sub"].([]any)
+			if len(parts) != 2 {
+				t.Fatalf("target %s: want Fn::Sub integrations/${Integration}", asJSON(target))
+			}
+			integrationID, _ := parts[1].(map[string]any)["Integration"].(map[string]any)["Ref"].(string)
+			equalJSON(t, "target", target, sub("integrations/${Integration}", map[string]any{"Integration": ref(integrationID)}))
 			integration := props(integrations[integrationID])
 			fnID, _ := s.resource(t, "AWS::Lambda::Function", c.function)
 			if c.proxy {
@@ -301,7 +305,7 @@ func anySlice[T any](in []T) []any {
 // messages among them), whether API Gateway anchors it or not, and never the
 // empty errorMessage of a successful invocation.
 func TestFunctionErrorKeyMatchesEveryErrorAndNoSuccess(t *testing.T) {
-	key := stacks.FunctionErrorResponseKey
+	key := websocketapi.FunctionErrorResponseKey
 	if !strings.HasPrefix(key, "/") || !strings.HasSuffix(key, "/") {
 		t.Fatalf("key %q is not a /regex/ key", key)
 	}

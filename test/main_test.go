@@ -18,6 +18,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"wsapi/stacks"
+	"wsapi/websocketapi"
 )
 
 func TestMain(m *testing.M) {
@@ -80,7 +81,7 @@ func defaultStack(t *testing.T) *synthesized {
 
 // externalProps point at an external OIDC issuer, read the token from a
 // header and reuse an existing API Gateway logging role.
-var externalProps = stacks.WebSocketStackProps{
+var externalProps = stacks.WebSocketStackProps{WebSocketAPIProps: websocketapi.WebSocketAPIProps{
 	StageName:                      "live",
 	IdentitySource:                 "route.request.header.Authorization",
 	Issuer:                         "https://login.example.com/tenant",
@@ -90,7 +91,7 @@ var externalProps = stacks.WebSocketStackProps{
 	APIGatewayCloudWatchRoleExists: true,
 	LambdaArchitecture:             "x86_64",
 	RemovalPolicy:                  awscdk.RemovalPolicy_DESTROY,
-}
+}}
 
 func externalStack(t *testing.T) *synthesized {
 	t.Helper()
@@ -100,12 +101,12 @@ func externalStack(t *testing.T) *synthesized {
 
 // headerProps keep the Cognito user pool but read the token from a header,
 // accept Cognito ID tokens too, and name their own account logging role.
-var headerProps = stacks.WebSocketStackProps{
+var headerProps = stacks.WebSocketStackProps{WebSocketAPIProps: websocketapi.WebSocketAPIProps{
 	IdentitySource:               "route.request.header.Authorization",
 	AllowedTokenUse:              []string{"access", "id"},
 	APIGatewayCloudWatchRoleName: "ChatApiGatewayLogs",
 	APIGatewayCloudWatchRolePath: "/service-role/",
-}
+}}
 
 func headerStack(t *testing.T) *synthesized {
 	t.Helper()
@@ -218,6 +219,19 @@ func ref(id string) map[string]any { return map[string]any{"Ref": id} }
 
 func getAtt(id, attr string) map[string]any {
 	return map[string]any{"Fn::GetAtt": []any{id, attr}}
+}
+
+// sub is Fn::Sub, with variables when vars is not nil.
+func sub(body string, vars map[string]any) map[string]any {
+	if vars == nil {
+		return map[string]any{"Fn::Sub": body}
+	}
+	return map[string]any{"Fn::Sub": []any{body, vars}}
+}
+
+// stageURL is the stage's URL in a template: scheme://{api}.execute-api.{region}.{suffix}/{stage}.
+func stageURL(scheme, stage string) map[string]any {
+	return sub(scheme+"://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"+stage, map[string]any{"Api": ref("WebSocketApi")})
 }
 
 func join(parts ...any) map[string]any {

@@ -52,8 +52,8 @@ func functionSpecs(s *synthesized, t *testing.T) []functionSpec {
 	clientID, _ := s.resource(t, "AWS::Cognito::UserPoolClient", "UserPoolCliClient")
 	issuer := join("https://", getAtt(poolID, "ProviderURL"))
 	table := getAtt(tableID, "Arn")
-	accountARN := join("arn:", ref("AWS::Partition"), ":apigateway:", ref("AWS::Region"), "::/account")
-	logRoleARN := join("arn:", ref("AWS::Partition"), ":iam::", ref("AWS::AccountId"), ":role/APIGatewayPushToCloudWatchLogs")
+	accountARN := sub("arn:${AWS::Partition}:apigateway:${AWS::Region}::/account", nil)
+	logRoleARN := sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/APIGatewayPushToCloudWatchLogs", nil)
 	return []functionSpec{
 		{
 			name: "AuthorizerFunction", memory: 256, timeout: 10,
@@ -85,13 +85,13 @@ func functionSpecs(s *synthesized, t *testing.T) []functionSpec {
 			env: map[string]any{
 				"TABLE_NAME":           ref(tableID),
 				"PRINCIPAL_INDEX_NAME": "byPrincipal",
-				"CONNECTIONS_ENDPOINT": join("https://", ref("WebSocketApi"), ".execute-api.", ref("AWS::Region"), ".", ref("AWS::URLSuffix"), "/prod"),
+				"CONNECTIONS_ENDPOINT": stageURL("https", "prod"),
 				"MAX_MESSAGE_BYTES":    "32768",
 				"MAX_IN_FLIGHT":        "16",
 			},
 			statements: []any{
 				map[string]any{"Action": []any{"dynamodb:DeleteItem", "dynamodb:Scan"}, "Effect": "Allow", "Resource": table},
-				map[string]any{"Action": "dynamodb:Query", "Effect": "Allow", "Resource": join(table, "/index/byPrincipal")},
+				map[string]any{"Action": "dynamodb:Query", "Effect": "Allow", "Resource": sub("${Table}/index/byPrincipal", map[string]any{"Table": table})},
 				map[string]any{"Action": "execute-api:ManageConnections", "Effect": "Allow", "Resource": executeAPIARN("prod/POST/@connections/*")},
 			},
 		},
@@ -102,7 +102,7 @@ func functionSpecs(s *synthesized, t *testing.T) []functionSpec {
 				map[string]any{"Action": []any{"apigateway:GET", "apigateway:PATCH"}, "Effect": "Allow", "Resource": accountARN},
 				map[string]any{"Action": []any{"iam:CreateRole", "iam:GetRole"}, "Effect": "Allow", "Resource": logRoleARN},
 				map[string]any{"Action": "iam:AttachRolePolicy", "Effect": "Allow", "Resource": logRoleARN, "Condition": map[string]any{
-					"ArnEquals": map[string]any{"iam:PolicyARN": join("arn:", ref("AWS::Partition"), ":iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")},
+					"ArnEquals": map[string]any{"iam:PolicyARN": sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs", nil)},
 				}},
 				map[string]any{"Action": "iam:PassRole", "Effect": "Allow", "Resource": logRoleARN, "Condition": map[string]any{
 					"StringEquals": map[string]any{"iam:PassedToService": "apigateway.amazonaws.com"},
@@ -255,15 +255,14 @@ func TestOutputs(t *testing.T) {
 	poolID, _ := s.resource(t, "AWS::Cognito::UserPool", "UserPool")
 	clientID, _ := s.resource(t, "AWS::Cognito::UserPoolClient", "UserPoolCliClient")
 	tableID, _ := s.resource(t, "AWS::DynamoDB::Table", "Connections")
-	wss := []any{"wss://", ref("WebSocketApi"), ".execute-api.", ref("AWS::Region"), ".", ref("AWS::URLSuffix"), "/prod"}
 	want := map[string]any{
-		"WebSocketURL":        join(wss...),
-		"ConnectionsEndpoint": join("https://", ref("WebSocketApi"), ".execute-api.", ref("AWS::Region"), ".", ref("AWS::URLSuffix"), "/prod"),
+		"WebSocketURL":        stageURL("wss", "prod"),
+		"ConnectionsEndpoint": stageURL("https", "prod"),
 		"TableName":           ref(tableID),
 		"UserPoolId":          ref(poolID),
 		"UserPoolClientId":    ref(clientID),
-		"WscatCommand": join("npx wscat -c \"wss://", ref("WebSocketApi"), ".execute-api.", ref("AWS::Region"), ".",
-			ref("AWS::URLSuffix"), "/prod?token=$TOKEN\""),
+		"WscatCommand": sub(`npx wscat -c "wss://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/prod?token=$TOKEN"`,
+			map[string]any{"Api": ref("WebSocketApi")}),
 	}
 	if len(outputs) != len(want) {
 		t.Errorf("outputs %v, want %v", slices.Sorted(maps.Keys(outputs)), slices.Sorted(maps.Keys(want)))
@@ -297,7 +296,8 @@ func TestExternalIssuer(t *testing.T) {
 	}})
 	_, stage := s.resource(t, "AWS::ApiGatewayV2::Stage", "Stage")
 	equalJSON(t, "stage", []any{props(stage)["StageName"], props(stage)["DefaultRouteSettings"], stage["DependsOn"]},
-		[]any{"live", map[string]any{"ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 25, "DataTraceEnabled": false}, nil})
+		[]any{"live", map[string]any{"ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 25, "DataTraceEnabled": false},
+			[]any{"ConnectRoute", "DefaultRoute", "DisconnectRoute", "SendMessageRoute"}})
 	outputs := s.json["Outputs"].(map[string]any)
 	for _, gone := range []string{"UserPoolId", "UserPoolClientId"} {
 		if _, ok := outputs[gone]; ok {
@@ -305,8 +305,8 @@ func TestExternalIssuer(t *testing.T) {
 		}
 	}
 	equalJSON(t, "wscat with a header", outputs["WscatCommand"].(map[string]any)["Value"],
-		join("npx wscat -H \"Authorization: Bearer $TOKEN\" -c \"wss://", ref("WebSocketApi"), ".execute-api.",
-			ref("AWS::Region"), ".", ref("AWS::URLSuffix"), "/live\""))
+		sub(`npx wscat -H "Authorization: Bearer $TOKEN" -c "wss://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/live"`,
+			map[string]any{"Api": ref("WebSocketApi")}))
 	_, policy := s.resource(t, "AWS::IAM::Policy", "MessageRoleDefaultPolicy")
 	if !strings.Contains(asJSON(policy), "/live/POST/@connections/*") {
 		t.Error("ManageConnections is not scoped to the configured stage")

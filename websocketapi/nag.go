@@ -1,4 +1,4 @@
-package stacks
+package websocketapi
 
 import (
 	"github.com/aws/jsii-runtime-go"
@@ -9,10 +9,7 @@ import (
 // AwsSolutions finding this design accepts, and why. Nothing is suppressed
 // stack-wide, so a new resource with the same finding still fails.
 func (b *builder) addNagSuppressions() {
-	for _, route := range b.unauthorizedRoutes {
-		suppress(route, suppression("AwsSolutions-APIG4",
-			"WebSocket APIs accept an authorizer on $connect only; this route runs on a connection the JWT authorizer already admitted."))
-	}
+	// Routes other than $connect get theirs in addRoute.
 	if b.userPool != nil {
 		suppress(b.userPool.Node().DefaultChild(),
 			suppression("AwsSolutions-COG2",

@@ -1,4 +1,4 @@
-package stacks
+package websocketapi
 
 import (
 	_ "embed"

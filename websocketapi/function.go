@@ -1,4 +1,4 @@
-package stacks
+package websocketapi
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -20,13 +20,13 @@ type function struct {
 // newFunction defines the Lambda built from lambdas/<name>.
 func (b *builder) newFunction(name, description string, memoryMB, timeoutSeconds float64, env map[string]string) *function {
 	id := exportedName(name)
-	logGroup := awslogs.NewLogGroup(b.stack, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
+	logGroup := awslogs.NewLogGroup(b.Construct, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
 		Retention:     b.props.LogRetention,
 		RemovalPolicy: b.props.RemovalPolicy,
 	})
 	// An own role instead of the default one: the default attaches the
 	// AWSLambdaBasicExecutionRole managed policy (any log group).
-	role := awsiam.NewRole(b.stack, jsii.String(id+"Role"), &awsiam.RoleProps{
+	role := awsiam.NewRole(b.Construct, jsii.String(id+"Role"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 		Description: jsii.String("Execution role of the " + name + " function"),
 	})
@@ -44,7 +44,7 @@ func (b *builder) newFunction(name, description string, memoryMB, timeoutSeconds
 		arch = awslambda.Architecture_X86_64()
 	}
 
-	fn := awslambda.NewFunction(b.stack, jsii.String(id+"Function"), &awslambda.FunctionProps{
+	fn := awslambda.NewFunction(b.Construct, jsii.String(id+"Function"), &awslambda.FunctionProps{
 		Description:           jsii.String(description),
 		Runtime:               awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture:          arch,

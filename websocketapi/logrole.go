@@ -1,4 +1,4 @@
-package stacks
+package websocketapi
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -25,14 +25,10 @@ func (b *builder) addLogRoleSetting() {
 	b.logRoleFn = b.newFunction("apigwaccount",
 		"Sets API Gateway's account-level CloudWatch Logs role when the account has none", 128, 300, nil)
 
-	roleARN := awscdk.Fn_Join(jsii.String(""), &[]*string{
-		jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":iam::"), awscdk.Aws_ACCOUNT_ID(),
-		jsii.String(":role" + b.props.APIGatewayCloudWatchRolePath + b.props.APIGatewayCloudWatchRoleName),
-	})
-	policyARN := awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(apiGatewayLogsPolicy)})
-	accountARN := awscdk.Fn_Join(jsii.String(""), &[]*string{
-		jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":apigateway:"), awscdk.Aws_REGION(), jsii.String("::/account"),
-	})
+	roleARN := awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:iam::${AWS::AccountId}:role"+
+		b.props.APIGatewayCloudWatchRolePath+b.props.APIGatewayCloudWatchRoleName), nil)
+	policyARN := awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}"+apiGatewayLogsPolicy), nil)
+	accountARN := awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:apigateway:${AWS::Region}::/account"), nil)
 
 	// Exactly the calls it makes, on the one account setting and the one role.
 	b.logRoleFn.allow([]string{"apigateway:GET", "apigateway:PATCH"}, accountARN)
@@ -42,7 +38,7 @@ func (b *builder) addLogRoleSetting() {
 	b.logRoleFn.allowWhen([]string{"iam:PassRole"}, roleARN,
 		map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "apigateway.amazonaws.com"}})
 
-	b.logRoleSetting = awscdk.NewCustomResource(b.stack, jsii.String("ApiGatewayCloudWatchRoleSetting"), &awscdk.CustomResourceProps{
+	b.logRoleSetting = awscdk.NewCustomResource(b.Construct, jsii.String("ApiGatewayCloudWatchRoleSetting"), &awscdk.CustomResourceProps{
 		ServiceToken: b.logRoleFn.fn.FunctionArn(),
 		ResourceType: jsii.String("Custom::ApiGatewayCloudWatchRole"),
 		Properties: &map[string]any{

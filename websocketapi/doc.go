@@ -1,0 +1,48 @@
+// Package websocketapi is the WebSocket API as a Go CDK construct: an API
+// Gateway WebSocket API (L1 constructs) whose $connect route is guarded by a
+// Lambda REQUEST authorizer that verifies a JWT, a DynamoDB table of
+// connections, the built-in routes and their Go functions, and routes of
+// your own.
+//
+//	api := websocketapi.NewWebSocketAPI(stack, "Chat", &websocketapi.WebSocketAPIProps{})
+//	api.AddRoute("whoami", &websocketapi.RouteOptions{
+//		Function:        whoamiFn,       // e.g. gofunction.NewGoFunction
+//		RequestTemplate: whoamiTemplate, // a .vtl file, go:embed-ded
+//		TwoWay:          true,
+//	})
+//	api.GrantManageConnections(whoamiFn) // to PostToConnection
+//
+// # Built-in routes
+//
+// $connect is a Lambda proxy integration, so that the connect function can
+// refuse the handshake with a status code; $disconnect, sendmessage and
+// $default are non-proxy (AWS) integrations whose events the request
+// templates of package mappingtemplates shape. sendmessage and $default are
+// two-way: the message function's result is the reply, and a function error
+// becomes the API's error frame (internal_error.vtl) instead of Lambda's
+// error document.
+//
+// # Routes of your own
+//
+// AddRoute wires a route key to your function, non-proxy with your request
+// template or proxy, optionally two-way with the same integration and route
+// responses as the built-in routes. Options are checked before anything is
+// defined: every problem (a taken or reserved key, a missing function, a
+// template that does not parse or is over API Gateway's 300 KB) is reported
+// at once.
+//
+// # Props
+//
+// Every input is a WebSocketAPIProps field; the zero value means the
+// default, and every invalid field is reported at once, in one panic, as
+// CDK constructs do. The built-in functions are built from this module's
+// lambdas/ with package gofunction: ModuleDir finds it by default.
+//
+// # Logical IDs
+//
+// Resources get logical IDs from their construct ids, as CDK does. With
+// construct id "Default" the construct adds nothing to them, so its
+// resources have the IDs they would have directly in the stack: package
+// stacks uses that to keep every resource of stacks deployed before this
+// construct existed.
+package websocketapi

@@ -239,13 +239,16 @@ func TestInvokePermissions(t *testing.T) {
 
 func TestNoHardCodedDomain(t *testing.T) {
 	// Service principals are names, not endpoints; every URL must use
-	// AWS::URLSuffix so that other partitions work.
-	text := strings.NewReplacer("apigateway.amazonaws.com", "", "lambda.amazonaws.com", "").Replace(string(defaultStack(t).raw))
-	if strings.Contains(text, "amazonaws.com") {
-		t.Error("the template hard-codes amazonaws.com; build URLs with AWS::URLSuffix")
-	}
-	if strings.Contains(text, "arn:aws:") {
-		t.Error("the template hard-codes the aws partition; use AWS::Partition")
+	// AWS::URLSuffix and every ARN AWS::Partition, so that other partitions
+	// work, also when the stack has an explicit region.
+	for name, s := range variants(t) {
+		text := strings.NewReplacer("apigateway.amazonaws.com", "", "lambda.amazonaws.com", "").Replace(string(s.raw))
+		if strings.Contains(text, "amazonaws.com") {
+			t.Errorf("%s: the template hard-codes amazonaws.com; build URLs with AWS::URLSuffix", name)
+		}
+		if strings.Contains(text, "arn:aws:") {
+			t.Errorf("%s: the template hard-codes the aws partition; use AWS::Partition", name)
+		}
 	}
 }
 

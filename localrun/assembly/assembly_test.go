@@ -40,8 +40,8 @@ func abs(t *testing.T, parts ...string) string {
 }
 
 func lambdaURIOf(fnID string) any {
-	return join("", "arn:", ref("AWS::Partition"), ":apigateway:", ref("AWS::Region"),
-		":lambda:path/2015-03-31/functions/", getAtt(fnID, "Arn"), "/invocations")
+	return sub("arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Function}/invocations",
+		map[string]any{"Function": getAtt(fnID, "Arn")})
 }
 
 // fixture is what differs between the two synths.
@@ -60,11 +60,11 @@ var fixtures = []fixture{
 	{
 		name: "cognito", stage: "prod", identitySource: "route.request.querystring.token", arch: "arm64",
 		assets: map[string]string{
-			"AuthorizerFunctionB4DBAA43":   "47dd636025d221f2cfd3e9a48f7484481d1c4320739627bedd21b9baf30e0687",
-			"ConnectFunction52BFC429":      "884e924abf8f1662a3b72196069f37abb232bec8c706766587df4e4072fa90cc",
-			"DisconnectFunctionEFD34B26":   "477c68cf56e9dff4a0f3b31f2cd453451295484200e9f1d44a1db5000c2bef99",
-			"MessageFunction5E234045":      "58d5626b841205b86e7e08ae9f5c3ce4266df51e4d9a508b81e66bbec9ac43c1",
-			"ApigwaccountFunctionF7240545": "1b3f78119b17f8259bb13b89d2ae86c26bcda37c125a37c0dfb7a41e51925e30",
+			"AuthorizerFunctionB4DBAA43":   "000db2501aba4c11be35689c61140a92d0eaa53f22f3666bd4ed4ea045e40886",
+			"ConnectFunction52BFC429":      "68e527c2c6739303beff1075c0540b8eded3065a5025ec85a1b58b2cf1dbe82a",
+			"DisconnectFunctionEFD34B26":   "2a1415ba9b04fad3d85697cd9127321251e9af426851015baea9e787efce0a06",
+			"MessageFunction5E234045":      "1ddd38d5a33cc1408af978c2bfbf198d19d1887e2d6df5b168656e779431978f",
+			"ApigwaccountFunctionF7240545": "3ec55792942d9946f9fe1b87aaea2a01a66f9c38ee59f265437cb61157f85c1a",
 		},
 		authEnv: map[string]any{
 			"ALLOWED_TOKEN_USE": "access",
@@ -74,17 +74,17 @@ var fixtures = []fixture{
 			"JWKS_URL":          join("", "https://", getAtt("UserPool6BA7E5F2", "ProviderURL"), "/.well-known/jwks.json"),
 		},
 		userPool: true,
-		wscat: join("", `npx wscat -c "wss://`, ref("WebSocketApi"), ".execute-api.", ref("AWS::Region"), ".",
-			ref("AWS::URLSuffix"), `/prod?token=$TOKEN"`),
+		wscat: sub(`npx wscat -c "wss://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/prod?token=$TOKEN"`,
+			map[string]any{"Api": ref("WebSocketApi")}),
 	},
 	{
 		name: "oidc", stage: "dev", identitySource: "route.request.header.Authorization", arch: "x86_64",
 		assets: map[string]string{
-			"AuthorizerFunctionB4DBAA43":   "e2ef557be0f6f9a13ee2cd00d13e876e542b4e85ddbab64f80cac5999d2ec325",
-			"ConnectFunction52BFC429":      "f4dfe5aeb8b1ae779045f88691b2af6290b25a715304338f0aec828bd1243ac6",
-			"DisconnectFunctionEFD34B26":   "5890b88d52017791df5931fad002e123bcb212fe5c965f5bd6d0c5c8b499698c",
-			"MessageFunction5E234045":      "1bc8e22c5879cc0facf0112866341c84c243b674e9ac3cdd24cd4cb9ff898f9d",
-			"ApigwaccountFunctionF7240545": "038492f885846149a62934cb55bad5db2893ac1e23827d362da5b7e2c81338d3",
+			"AuthorizerFunctionB4DBAA43":   "b9b7b33af0f3879c69349b625d951c96eb02f4a6814d90b052ed3731b197daa1",
+			"ConnectFunction52BFC429":      "98b0756a79d0caf399a871455988136586f2956421af08aad1737f3cbca04707",
+			"DisconnectFunctionEFD34B26":   "693c4a3f81a32a59f2fdf74cbc7aa80b968c62bc991d57e2511056a87a7a39e8",
+			"MessageFunction5E234045":      "2c1a7c0071714a08c57919e3275a3197678d1589cf9924bd07b2b94cbc402023",
+			"ApigwaccountFunctionF7240545": "097c3258e54cd5ce8cba8f92aaae98e482ea2dfb181ed928f0e025409f9ba8a4",
 		},
 		authEnv: map[string]any{
 			"ALLOWED_TOKEN_USE": "*",
@@ -92,8 +92,8 @@ var fixtures = []fixture{
 			"IDENTITY_SOURCE":   "route.request.header.Authorization",
 			"ISSUER_URL":        "https://id.example.com",
 		},
-		wscat: join("", `npx wscat -H "Authorization: Bearer $TOKEN" -c "wss://`, ref("WebSocketApi"), ".execute-api.",
-			ref("AWS::Region"), ".", ref("AWS::URLSuffix"), `/dev"`),
+		wscat: sub(`npx wscat -H "Authorization: Bearer $TOKEN" -c "wss://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/dev"`,
+			map[string]any{"Api": ref("WebSocketApi")}),
 	},
 }
 
@@ -101,8 +101,8 @@ var fixtures = []fixture{
 func (f fixture) want(t *testing.T) *Assembly {
 	dir := abs(t, "testdata", f.name)
 	endpoint := func(scheme string) any {
-		return join("", scheme+"://", ref("WebSocketApi"), ".execute-api.", ref("AWS::Region"), ".",
-			ref("AWS::URLSuffix"), "/"+f.stage)
+		return sub(scheme+"://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"+f.stage,
+			map[string]any{"Api": ref("WebSocketApi")})
 	}
 	integration := func(id, fnID, template string, twoWay bool) Integration {
 		in := Integration{
@@ -358,9 +358,11 @@ func TestLoadErrors(t *testing.T) {
 		manifestFile = "manifest.json"
 		templateFile = "WebSocketApi.template.json"
 		assetsFile   = "WebSocketApi.assets.json"
-		messageHash  = "58d5626b841205b86e7e08ae9f5c3ce4266df51e4d9a508b81e66bbec9ac43c1"
-		messageAsset = "asset." + messageHash
 	)
+	// The message function's asset, as the fixture names it (its hash
+	// changes whenever the function's sources do).
+	messageHash := fixtureAssetHash(t, "cognito", "MessageFunction")
+	messageAsset := "asset." + messageHash
 	template := func(edit func(tmpl map[string]any)) func(t *testing.T, dir string) {
 		return func(t *testing.T, dir string) { editJSON(t, filepath.Join(dir, templateFile), edit) }
 	}
@@ -957,4 +959,28 @@ func remove(t *testing.T, dir, name string) {
 	if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// fixtureAssetHash is the asset hash of the fixture's function whose
+// logical ID starts with prefix: its Code.S3Key without ".zip".
+func fixtureAssetHash(t *testing.T, fixture, prefix string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", fixture, "WebSocketApi.template.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tmpl map[string]any
+	if err := json.Unmarshal(raw, &tmpl); err != nil {
+		t.Fatal(err)
+	}
+	for id, r := range resources(tmpl) {
+		if strings.HasPrefix(id, prefix) && r.(map[string]any)["Type"] == "AWS::Lambda::Function" {
+			key, _ := properties(tmpl, id)["Code"].(map[string]any)["S3Key"].(string)
+			if hash, ok := strings.CutSuffix(key, ".zip"); ok {
+				return hash
+			}
+		}
+	}
+	t.Fatalf("fixture %s: no function %s* with a zip asset", fixture, prefix)
+	return ""
 }

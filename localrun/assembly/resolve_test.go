@@ -228,3 +228,8 @@ func TestResolverEnv(t *testing.T) {
 		}
 	})
 }
+
+// sub is Fn::Sub with variables, as CDK writes it.
+func sub(body string, vars map[string]any) map[string]any {
+	return map[string]any{"Fn::Sub": []any{body, vars}}
+}

@@ -91,26 +91,40 @@ var ConnectionMethods = []string{"POST", "GET", "DELETE"}
 // with the given methods, POST (send a message) when none are given. It
 // panics on a method the @connections API does not have.
 func (w *WebSocketAPI) GrantManageConnections(grantee awsiam.IGrantable, methods ...string) awsiam.Grant {
-	if len(methods) == 0 {
-		methods = []string{"POST"}
+	methods, err := connectionMethods(methods)
+	if err != nil {
+		panic("GrantManageConnections: " + err.Error())
 	}
-	var arns []*string
-	var bad []string
-	for _, m := range methods {
-		if !slices.Contains(ConnectionMethods, m) {
-			bad = append(bad, fmt.Sprintf("%q", m))
-			continue
-		}
-		arns = append(arns, w.b.connectionsARN(m))
-	}
-	if len(bad) > 0 {
-		panic(fmt.Sprintf("GrantManageConnections: %s: want %s", strings.Join(bad, ", "), strings.Join(ConnectionMethods, ", ")))
+	arns := make([]*string, len(methods))
+	for i, m := range methods {
+		arns[i] = w.b.connectionsARN(m)
 	}
 	return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
 		Grantee:      grantee,
 		Actions:      jsii.Strings("execute-api:ManageConnections"),
 		ResourceArns: &arns,
 	})
+}
+
+// connectionMethods checks methods of the @connections API, POST when
+// none are given, and drops repeats.
+func connectionMethods(methods []string) ([]string, error) {
+	if len(methods) == 0 {
+		return []string{"POST"}, nil
+	}
+	var out, bad []string
+	for _, m := range methods {
+		switch {
+		case !slices.Contains(ConnectionMethods, m):
+			bad = append(bad, fmt.Sprintf("%q", m))
+		case !slices.Contains(out, m):
+			out = append(out, m)
+		}
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("%s: the @connections API has %s", strings.Join(bad, ", "), strings.Join(ConnectionMethods, ", "))
+	}
+	return out, nil
 }
 
 // RouteOptions configures a route added with AddRoute.

@@ -75,6 +75,10 @@ func (w *WebSocketAPI) Functions() Functions {
 	return f
 }
 
+// Architecture is the built-in functions' CPU architecture
+// (LambdaArchitecture), for functions of your own that should match.
+func (w *WebSocketAPI) Architecture() awslambda.Architecture { return w.b.architecture() }
+
 // URL is the wss URL clients connect to (a token).
 func (w *WebSocketAPI) URL() *string { return w.b.stageURL("wss") }
 

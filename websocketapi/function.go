@@ -39,10 +39,7 @@ func (b *builder) newFunction(name, description string, memoryMB, timeoutSeconds
 	for k, v := range env {
 		environment[k] = jsii.String(v)
 	}
-	arch := awslambda.Architecture_ARM_64()
-	if b.props.LambdaArchitecture == "x86_64" {
-		arch = awslambda.Architecture_X86_64()
-	}
+	arch := b.architecture()
 
 	fn := awslambda.NewFunction(b.Construct, jsii.String(id+"Function"), &awslambda.FunctionProps{
 		Description:           jsii.String(description),
@@ -85,4 +82,12 @@ func exportedName(name string) string {
 		return name
 	}
 	return string(name[0]-'a'+'A') + name[1:]
+}
+
+// architecture is LambdaArchitecture as CDK's type.
+func (b *builder) architecture() awslambda.Architecture {
+	if b.props.LambdaArchitecture == "x86_64" {
+		return awslambda.Architecture_X86_64()
+	}
+	return awslambda.Architecture_ARM_64()
 }

@@ -69,15 +69,11 @@ func NewWhoamiStack(scope constructs.Construct, name, arch string) awscdk.Stack 
 		LambdaArchitecture: arch,
 	})
 
-	architecture := awslambda.Architecture_ARM_64()
-	if arch == "x86_64" {
-		architecture = awslambda.Architecture_X86_64()
-	}
 	whoami := gofunction.NewGoFunction(stack, jsii.String("Whoami"), &gofunction.GoFunctionProps{
 		ModuleDir: ".",
 		Entry:     "./whoami",
 		FunctionOptions: awslambda.FunctionOptions{
-			Architecture:  architecture,
+			Architecture:  api.Architecture(), // the built-in functions' too
 			MemorySize:    jsii.Number(128),
 			Timeout:       awscdk.Duration_Seconds(jsii.Number(10)),
 			LoggingFormat: awslambda.LoggingFormat_JSON,

@@ -160,7 +160,7 @@ func dev(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, `
 WebSocket API running (stop with Ctrl-C)
   URL:       %s
-  token:     %s   (subject alice, 12 h; another: go run ./cmd/wslocal token %s--sub bob)
+  token:     %s   (subject alice, 12 h; another: go run wsapi/cmd/wslocal token %s--sub bob)
   DynamoDB:  %s
   chat page: %s (local run only, never deployed)
 

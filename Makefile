@@ -53,8 +53,9 @@ synth: node_modules/.installed ## Synthesize the CloudFormation template into cd
 	@echo "template: cdk.out/WebSocketApi.template.json"
 
 .PHONY: test
-test: deps lint ## Run every test (go test ./...)
+test: deps lint ## Run every test (go test ./..., and the example module's)
 	go test ./...
+	cd examples/whoami && go test ./...
 
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck
@@ -62,6 +63,8 @@ lint: ## gofmt, go vet and staticcheck
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 	go tool staticcheck ./...
+	@# The example is a module of its own: vet and staticcheck it there.
+	cd examples/whoami && go vet ./... && $$(cd ../.. && go tool -n staticcheck) ./...
 
 .PHONY: snapshot
 snapshot: ## Rewrite the template snapshot after an intended change

@@ -70,14 +70,8 @@ func TestAuthorizerEnv(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			env := maps.Clone(tt.env)
 			audience, err := authorizerEnv(env, tt.md, testIssuerURL)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want it to contain %q", err, tt.wantErr)
-				}
+			if !errorAsWanted(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if audience != tt.wantAudience {
 				t.Errorf("audience %q, want %q", audience, tt.wantAudience)
@@ -151,14 +145,8 @@ func TestTemplateEnv(t *testing.T) {
 			asm := loadEditedFixture(t, tt.fixture, tt.edit)
 			s := &Server{IssuerURL: testIssuerURL, Audience: localAudience}
 			env, err := s.templateEnv(asm, localResolver(asm, s.IssuerURL), authorizerFn, "127.0.0.1:9000")
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want it to contain %q", err, tt.wantErr)
-				}
+			if !errorAsWanted(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if diff := cmp.Diff(tt.wantEnv, env); diff != "" {
 				t.Errorf("env (-want +got):\n%s", diff)
@@ -201,4 +189,20 @@ func loadEditedFixture(t *testing.T, name string, edit func(tmpl map[string]any)
 		t.Fatal(err)
 	}
 	return asm
+}
+
+// errorAsWanted fails t unless err contains want (or, with want empty, is
+// nil); it reports whether the test should go on to check the result.
+func errorAsWanted(t *testing.T, err error, want string) bool {
+	t.Helper()
+	if want != "" {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %v, want it to contain %q", err, want)
+		}
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return true
 }

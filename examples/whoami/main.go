@@ -63,7 +63,7 @@ func fromContext(node constructs.Node) (name, arch string, err error) {
 
 // NewWhoamiStack is the WebSocket API with every default, plus whoami.
 func NewWhoamiStack(scope constructs.Construct, name, arch string) awscdk.Stack {
-	stack := awscdk.NewStack(scope, jsii.String(name), &awscdk.StackProps{Env: env()})
+	stack := awscdk.NewStack(scope, jsii.String(name), nil) // environment-agnostic
 
 	api := websocketapi.NewWebSocketAPI(stack, "Chat", &websocketapi.WebSocketAPIProps{
 		LambdaArchitecture: arch,
@@ -95,17 +95,4 @@ func NewWhoamiStack(scope constructs.Construct, name, arch string) awscdk.Stack 
 		awscdk.NewCfnOutput(stack, jsii.String("UserPoolClientId"), &awscdk.CfnOutputProps{Value: api.UserPoolClient().UserPoolClientId()})
 	}
 	return stack
-}
-
-// env targets the CLI's account and region when it knows them; otherwise
-// the stack stays environment-agnostic.
-func env() *awscdk.Environment {
-	e := &awscdk.Environment{}
-	if v := os.Getenv("CDK_DEFAULT_ACCOUNT"); v != "" {
-		e.Account = jsii.String(v)
-	}
-	if v := os.Getenv("CDK_DEFAULT_REGION"); v != "" {
-		e.Region = jsii.String(v)
-	}
-	return e
 }

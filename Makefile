@@ -66,6 +66,11 @@ lint: ## gofmt, go vet and staticcheck
 	@# The example is a module of its own: vet and staticcheck it there.
 	cd examples/whoami && go vet ./... && $$(cd ../.. && go tool -n staticcheck) ./...
 
+.PHONY: review
+BASE ?= main
+review: node_modules/.installed ## Review report of the working tree against BASE (a git ref, default main): resources, IAM, code, cdk-nag, cfn-lint
+	go run ./cmd/wsreview --base "$(BASE)"
+
 .PHONY: snapshot
 snapshot: ## Rewrite the template snapshot after an intended change
 	go test ./test/ -run 'TestSnapshot$$' -update

@@ -23,6 +23,9 @@ endif
 # The dev page's browser test drives Debian's chromium through npm's
 # playwright-core (Playwright's own browser download needs the internet).
 DEBIAN_PACKAGES += chromium
+# make lint runs shellcheck on the scripts (and actionlint on the workflows'
+# run: blocks).
+DEBIAN_PACKAGES += shellcheck
 
 .PHONY: help
 help: ## List the targets
@@ -58,13 +61,18 @@ test: deps lint ## Run every test (go test ./..., and the example module's)
 	cd examples/whoami && go test ./...
 
 .PHONY: lint
-lint: ## gofmt, go vet and staticcheck
+lint: ## gofmt, go vet, staticcheck; actionlint and shellcheck on the workflows and shell scripts
+	@command -v shellcheck >/dev/null || { echo "make lint: shellcheck is not installed (apt-get install shellcheck; make deps does it as root)" >&2; exit 1; }
 	@unformatted=$$(find . -name '*.go' -not -path './node_modules/*' -not -path './cdk*.out/*' -print0 | xargs -0 gofmt -l); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 	go tool staticcheck ./...
 	@# The example is a module of its own: vet and staticcheck it there.
 	cd examples/whoami && go vet ./... && $$(cd ../.. && go tool -n staticcheck) ./...
+	@# actionlint checks .github/workflows/*.yml, and runs shellcheck on their
+	@# run: blocks; shellcheck checks every tracked shell script.
+	go tool actionlint
+	shellcheck .ci/run scripts/*.sh
 
 .PHONY: review
 BASE ?= main

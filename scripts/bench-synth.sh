@@ -67,8 +67,8 @@ ts_synth() { run ts "$twin" npx cdk synth -q; }
 rm -f "$work/go.times" "$work/ts.times"
 echo "bench-synth: load before: $(uptime | sed 's/.*load average/load average/') ($(nproc) cores)"
 echo "bench-synth: warm-up (not measured): one run of each"
-record= go_synth
-record= ts_synth
+record='' go_synth
+record='' ts_synth
 echo "bench-synth: $runs runs of each, alternating: go = npx cdk synth -q here, ts = the same in the twin's copy"
 for _ in $(seq "$runs"); do
 	record=1 go_synth

@@ -38,10 +38,13 @@ type Stack struct {
 // Template is the part of a CloudFormation template the report reads
 // itself; the rest goes to the diff engine as the file.
 type Template struct {
-	Resources map[string]struct {
-		Type       string
-		Properties map[string]json.RawMessage
-	}
+	Resources map[string]Resource
+}
+
+// Resource is one resource of a template.
+type Resource struct {
+	Type       string
+	Properties map[string]json.RawMessage
 }
 
 // Annotation is one error, warning or info message attached to a construct.

@@ -48,8 +48,7 @@ func unsuppressedFindings(s *Stack) []NagFinding {
 		if a.Level == "info" || !strings.HasPrefix(a.Data, "AwsSolutions-") {
 			continue
 		}
-		rule, _, _ := strings.Cut(a.Data, ":")
-		out = append(out, NagFinding{Rule: strings.TrimSpace(rule), Path: strings.TrimPrefix(a.Path, "/"), Level: a.Level})
+		out = append(out, NagFinding{Rule: nagRule(a.Data), Path: strings.TrimPrefix(a.Path, "/"), Level: a.Level})
 	}
 	return sortFindings(out)
 }
@@ -71,7 +70,7 @@ func suppressedFindings(s *Stack) []NagFinding {
 func compareNag(base, head *Stack) NagChanges {
 	c := NagChanges{NoReport: head.NagRows == nil, Unsuppressed: unsuppressedFindings(head)}
 	c.New, c.Resolved = setDiff(unsuppressedFindings(base), c.Unsuppressed)
-	c.RemovedSuppressed, c.NewSuppressed = setDiff(suppressedFindings(base), suppressedFindings(head))
+	c.NewSuppressed, c.RemovedSuppressed = setDiff(suppressedFindings(base), suppressedFindings(head))
 	return c
 }
 
@@ -105,4 +104,20 @@ func sortFindings(fs []NagFinding) []NagFinding {
 		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Reason, b.Reason))
 	})
 	return slices.CompactFunc(fs, func(a, b NagFinding) bool { return a == b })
+}
+
+// nagRule is the rule id of a finding's message: "AwsSolutions-IAM5" of
+// "AwsSolutions-IAM5: ...", "AwsSolutions-IAM5[Action::s3:*]" of
+// "AwsSolutions-IAM5[Action::s3:*]: ..." (the granular part has colons).
+func nagRule(data string) string {
+	end := strings.IndexAny(data, ":[")
+	if end >= 0 && data[end] == '[' {
+		if close := strings.Index(data[end:], "]"); close >= 0 {
+			return data[:end+close+1]
+		}
+	}
+	if end < 0 {
+		return strings.TrimSpace(data)
+	}
+	return data[:end]
 }

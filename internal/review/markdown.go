@@ -84,6 +84,7 @@ func (s StackReport) writeResources(b *strings.Builder, suffix string) {
 		}
 		return
 	}
+	var warnings []string
 	for _, c := range s.Resources {
 		if !c.Loud() {
 			continue
@@ -92,10 +93,10 @@ func (s StackReport) writeResources(b *strings.Builder, suffix string) {
 		if c.Blocker() {
 			mark = "⛔ **BLOCKER (stateful)**"
 		}
-		fmt.Fprintf(b, "> %s: %s.\n>\n", mark, c.warning())
+		warnings = append(warnings, fmt.Sprintf("> %s: %s.\n", mark, c.warning()))
 	}
-	if strings.HasSuffix(b.String(), ">\n") {
-		fmt.Fprintln(b)
+	if len(warnings) > 0 {
+		fmt.Fprintf(b, "%s\n", strings.Join(warnings, ">\n"))
 	}
 	if len(s.Resources) > 0 {
 		fmt.Fprintln(b, "| change | resource | type | impact | properties |")

@@ -26,6 +26,8 @@ type StackReport struct {
 	Code      []CodeChange
 	Nag       NagChanges
 	Lint      []cfnlint.Finding
+	// Errors are head's error annotations that are not cdk-nag findings.
+	Errors []Annotation
 }
 
 // ResourceChange is one resource the diff engine lists, with what it means
@@ -112,9 +114,15 @@ func (r *Report) Blockers() []Blocker {
 				out = append(out, Blocker{What: c.warning(), Proceed: c.proceed()})
 			}
 		}
+		for _, a := range s.Errors {
+			out = append(out, Blocker{
+				What: fmt.Sprintf("the app reports an error on `%s`: %s", a.Path, a.Data),
+				Proceed: "fix it: `cdk synth` and `cdk deploy` refuse an app with error annotations",
+			})
+		}
 		for _, f := range s.Nag.NewErrors() {
 			out = append(out, Blocker{
-				What: fmt.Sprintf("new unsuppressed cdk-nag error %s on %s", f.Rule, f.Path),
+				What: fmt.Sprintf("new unsuppressed cdk-nag error `%s` on `%s`", f.Rule, f.Path),
 				Proceed: "fix the finding; if the design needs it, suppress it on that resource only with a reason a " +
 					"reviewer can check (suppress(...) in websocketapi/nag.go) and update the count in test/nag_test.go",
 			})

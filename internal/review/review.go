@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"wsapi/internal/cfnlint"
 )
@@ -155,6 +156,11 @@ func compareStack(ctx context.Context, base, head *Stack, toolsDir string) (Stac
 		Lint: lint,
 	}
 	s.Resources = resourceChanges(diff, base, head)
+	for _, a := range head.Annotations {
+		if a.Level == "error" && !strings.HasPrefix(a.Data, "AwsSolutions-") {
+			s.Errors = append(s.Errors, a)
+		}
+	}
 	return s, nil
 }
 

@@ -149,7 +149,7 @@ func TestBlockersAndExitStatus(t *testing.T) {
 		{"table updated", StackReport{Resources: []ResourceChange{resourceChange("Table1", "AWS::DynamoDB::Table", "modified", "WILL_UPDATE")}},
 			0, []string{"| modified | `Table1` | AWS::DynamoDB::Table | WILL_UPDATE |"}},
 		{"new nag error", StackReport{Nag: NagChanges{New: []NagFinding{{Rule: "AwsSolutions-IAM5", Path: "S/Default/Role", Level: "error"}}}},
-			1, []string{"new unsuppressed cdk-nag error AwsSolutions-IAM5 on S/Default/Role", "suppress it on that resource only"}},
+			1, []string{"new unsuppressed cdk-nag error `AwsSolutions-IAM5` on `S/Default/Role`", "suppress it on that resource only"}},
 		{"new nag warning", StackReport{Nag: NagChanges{New: []NagFinding{{Rule: "AwsSolutions-DDB3", Path: "S/Default/Table", Level: "warning"}}}},
 			0, []string{"New unsuppressed findings", "- warning `AwsSolutions-DDB3` on `S/Default/Table`"}},
 		{"cfn-lint error", StackReport{Lint: []cfnlint.Finding{lintError, lintWarning}},

@@ -37,9 +37,39 @@ func Synthesize(ctx context.Context, dir, outdir string, progress io.Writer) err
 	cmd.Stdout = io.MultiWriter(progress, &tail)
 	cmd.Stderr = cmd.Stdout
 	if err := cmd.Run(); err != nil {
+		if validationFailed(outdir) {
+			// The assembly is complete; only its error annotations (an
+			// unsuppressed cdk-nag error, say) failed the synth, and the
+			// report shows them.
+			fmt.Fprintln(progress, "wsreview: the app's validation failed (error annotations); the report lists them")
+			return nil
+		}
 		return fmt.Errorf("synthesize %s (go run . with CDK_OUTDIR=%s): %w\n%s", dir, outdir, err, lastLines(tail.String(), 30))
 	}
 	return nil
+}
+
+// validationFailed says whether a synth wrote its whole assembly and then
+// failed its validation: with the feature flag
+// @aws-cdk/core:annotationsInValidationReport an error annotation fails
+// app.Synth after the assembly is written, with a failing report in
+// validation-report.json.
+func validationFailed(outdir string) bool {
+	if _, err := os.Stat(filepath.Join(outdir, "manifest.json")); err != nil {
+		return false
+	}
+	var report struct {
+		PluginReports []struct{ Conclusion string }
+	}
+	if readJSON(filepath.Join(outdir, "validation-report.json"), &report) != nil {
+		return false
+	}
+	for _, r := range report.PluginReports {
+		if r.Conclusion == "failure" {
+			return true
+		}
+	}
+	return false
 }
 
 // synthEnv is the environment without what would make the synth depend on

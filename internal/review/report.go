@@ -116,7 +116,7 @@ func (r *Report) Blockers() []Blocker {
 		}
 		for _, a := range s.Errors {
 			out = append(out, Blocker{
-				What: fmt.Sprintf("the app reports an error on `%s`: %s", a.Path, a.Data),
+				What:    fmt.Sprintf("the app reports an error on `%s`: %s", a.Path, a.Data),
 				Proceed: "fix it: `cdk synth` and `cdk deploy` refuse an app with error annotations",
 			})
 		}

@@ -230,3 +230,37 @@ func TestLoadAssembly(t *testing.T) {
 		t.Errorf("unsuppressed findings %+v", f)
 	}
 }
+
+// TestValidationFailed: an assembly written in full whose validation report
+// failed (what an unsuppressed cdk-nag error does to app.Synth) is one to
+// report on; a synth that stopped before its manifest is not.
+func TestValidationFailed(t *testing.T) {
+	write := func(dir, name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	failed := `{"pluginReports":[{"pluginName":"Construct Annotations","conclusion":"failure"}]}`
+	for _, tc := range []struct {
+		name               string
+		manifest, validity string
+		want               bool
+	}{
+		{"failed validation", `{}`, failed, true},
+		{"passed validation", `{}`, `{"pluginReports":[]}`, false},
+		{"no manifest", "", failed, false},
+		{"no report", `{}`, "", false},
+	} {
+		dir := t.TempDir()
+		if tc.manifest != "" {
+			write(dir, "manifest.json", tc.manifest)
+		}
+		if tc.validity != "" {
+			write(dir, "validation-report.json", tc.validity)
+		}
+		if got := validationFailed(dir); got != tc.want {
+			t.Errorf("%s: validationFailed %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -116,7 +116,8 @@ func lastLines(s string, n int) string {
 func SynthesizeRef(ctx context.Context, repo, ref, outdir string, progress io.Writer) (err error) {
 	commit, err := git(ctx, repo, "rev-parse", "--verify", "--quiet", ref+"^{commit}")
 	if err != nil {
-		return fmt.Errorf("base %q is not a commit of the repository in %s: %w", ref, repo, err)
+		// git says nothing with --quiet; its exit status is the answer.
+		return fmt.Errorf("base %q is not a commit of the git repository in %s (try a branch, a tag, HEAD~1 or a commit id)", ref, repo)
 	}
 	tmp, err := os.MkdirTemp("", "wsreview-base-")
 	if err != nil {

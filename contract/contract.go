@@ -96,3 +96,41 @@ var Authorizer = AuthorizerMetadata{
 	AudienceVariable: EnvAudience,
 	JWKSVariable:     EnvJWKSURL,
 }
+
+// Metrics: what the functions emit as CloudWatch embedded metric format
+// (EMF) records in their logs, and what the stack's alarms and dashboard
+// read. Every record has the dimension DimensionFunction (a FunctionX
+// value); refusals also carry DimensionReason, one of the authorizer's
+// fixed refusal reasons. No connection id, principal or other unbounded
+// value is ever a dimension.
+const (
+	// EnvMetricsNamespace is the CloudWatch namespace every function
+	// emits into; the stack sets one per stack, so stacks do not mix.
+	EnvMetricsNamespace = "METRICS_NAMESPACE"
+
+	DimensionFunction = "Function"
+	DimensionReason   = "Reason"
+
+	FunctionAuthorizer = "authorizer"
+	FunctionConnect    = "connect"
+	FunctionDisconnect = "disconnect"
+	FunctionMessage    = "message"
+
+	// Message function, one record per invocation.
+	MetricDelivered      = "Delivered"      // Count: frames posted
+	MetricStale          = "Stale"          // Count: 410 Gone, rows removed
+	MetricPostFailed     = "PostFailed"     // Count: posts that failed otherwise
+	MetricRecipients     = "Recipients"     // Count: connections listed for the message
+	MetricFanOutDuration = "FanOutDuration" // Milliseconds: listing and posting
+	MetricFrameBytes     = "FrameBytes"     // Bytes: the frame sent to each recipient
+
+	// Authorizer, one record per invocation.
+	MetricAuthAccepted = "AuthAccepted" // Count
+	MetricAuthRefused  = "AuthRefused"  // Count; also by DimensionReason
+
+	// Connect and disconnect, one record per invocation.
+	MetricConnected        = "Connected"        // Count: row stored
+	MetricConnectFailed    = "ConnectFailed"    // Count: handshake refused (500)
+	MetricDisconnected     = "Disconnected"     // Count: row deleted
+	MetricDisconnectFailed = "DisconnectFailed" // Count
+)

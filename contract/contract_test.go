@@ -26,7 +26,7 @@ func TestSpelledOnce(t *testing.T) {
 		contract.EnvIssuerURL, contract.EnvAudience, contract.EnvJWKSURL, contract.EnvIdentitySource,
 		contract.EnvAllowedTokenUse, contract.EnvTableName, contract.EnvConnectionTTL,
 		contract.EnvPrincipalIndexName, contract.EnvConnectionsEndpoint, contract.EnvMaxMessageBytes,
-		contract.EnvMaxInFlight, contract.MetadataAuthorizer,
+		contract.EnvMaxInFlight, contract.MetadataAuthorizer, contract.EnvMetricsNamespace,
 	} {
 		guarded[s] = true
 	}

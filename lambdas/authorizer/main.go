@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"os"
 
+	"wsapi/contract"
 	"wsapi/lambdas/internal/authorizer"
 	"wsapi/lambdas/internal/boot"
+	"wsapi/lambdas/internal/metrics"
 )
 
 func main() {
@@ -29,6 +31,10 @@ func setup(ctx context.Context, logger *slog.Logger) (*authorizer.Handler, error
 	log.SetOutput(boot.StdLogWriter{Logger: logger, Drop: authorizer.IsUnauthorizedEcho})
 
 	cfg, err := authorizer.LoadConfig(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	m, err := metrics.FromEnv(os.Getenv, contract.FunctionAuthorizer, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -52,5 +58,5 @@ func setup(ctx context.Context, logger *slog.Logger) (*authorizer.Handler, error
 		"allowedTokenUse", cfg.AllowedTokenUse.String(),
 	)
 
-	return authorizer.NewHandler(verifier, cfg.IdentitySource, logger), nil
+	return authorizer.NewHandler(verifier, cfg.IdentitySource, m, logger), nil
 }

@@ -11,10 +11,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"wsapi/contract"
 	"wsapi/lambdas/internal/boot"
 	"wsapi/lambdas/internal/boot/awsconfig"
 	"wsapi/lambdas/internal/connect"
 	"wsapi/lambdas/internal/connections"
+	"wsapi/lambdas/internal/metrics"
 )
 
 func main() {
@@ -26,10 +28,14 @@ func setup(ctx context.Context, log *slog.Logger) (*connect.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	m, err := metrics.FromEnv(os.Getenv, contract.FunctionConnect, log)
+	if err != nil {
+		return nil, err
+	}
 	awsCfg, err := awsconfig.Load(ctx)
 	if err != nil {
 		return nil, err
 	}
 	db := dynamodb.NewFromConfig(awsCfg)
-	return connect.New(connections.NewWriter(db, cfg.TableName), cfg.ConnectionTTL, log), nil
+	return connect.New(connections.NewWriter(db, cfg.TableName), cfg.ConnectionTTL, m, log), nil
 }

@@ -88,8 +88,8 @@ func TestIntegration(t *testing.T) {
 	createTable(ctx, t, db, table)
 
 	log := slog.New(slog.DiscardHandler)
-	connectH := connect.New(connections.NewWriter(db, table), 2*time.Hour, log)
-	disconnectH := disconnect.New(connections.NewDeleter(db, table), log)
+	connectH := connect.New(connections.NewWriter(db, table), 2*time.Hour, nil, log)
+	disconnectH := disconnect.New(connections.NewDeleter(db, table), nil, log)
 	env := map[string]string{
 		"TABLE_NAME":           table,
 		"PRINCIPAL_INDEX_NAME": "byPrincipal",
@@ -100,7 +100,7 @@ func TestIntegration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	messageH := newHandler(awsCfg, cfg, log)
+	messageH := newHandler(awsCfg, cfg, nil, log)
 
 	// $connect: three connections of two principals.
 	for _, c := range []struct{ id, principal string }{{"alice-1=", "alice"}, {"alice-2=", "alice"}, {"bob-1=", "bob"}} {

@@ -15,10 +15,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"wsapi/contract"
 	"wsapi/lambdas/internal/boot"
 	"wsapi/lambdas/internal/boot/awsconfig"
 	"wsapi/lambdas/internal/connections"
 	"wsapi/lambdas/internal/message"
+	"wsapi/lambdas/internal/metrics"
 	"wsapi/lambdas/internal/reply"
 )
 
@@ -31,16 +33,20 @@ func setup(ctx context.Context, log *slog.Logger) (*message.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	m, err := metrics.FromEnv(os.Getenv, contract.FunctionMessage, log)
+	if err != nil {
+		return nil, err
+	}
 	awsCfg, err := awsconfig.Load(ctx, config.WithHTTPClient(httpClient(cfg.MaxInFlight)))
 	if err != nil {
 		return nil, err
 	}
-	return newHandler(awsCfg, cfg, log), nil
+	return newHandler(awsCfg, cfg, m, log), nil
 }
 
 // newHandler builds the SDK clients and the handler; the integration test
 // calls it with an aws.Config pointing at local servers.
-func newHandler(awsCfg aws.Config, cfg message.Config, log *slog.Logger) *message.Handler {
+func newHandler(awsCfg aws.Config, cfg message.Config, m message.Metrics, log *slog.Logger) *message.Handler {
 	db := dynamodb.NewFromConfig(awsCfg)
 	mgmt := apigatewaymanagementapi.NewFromConfig(awsCfg, func(o *apigatewaymanagementapi.Options) {
 		o.BaseEndpoint = aws.String(cfg.ConnectionsEndpoint)
@@ -50,6 +56,7 @@ func newHandler(awsCfg aws.Config, cfg message.Config, log *slog.Logger) *messag
 		connections.NewDeleter(db, cfg.TableName),
 		reply.NewSender(mgmt),
 		cfg.Limits,
+		m,
 		log,
 	)
 }

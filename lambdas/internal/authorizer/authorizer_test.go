@@ -315,7 +315,8 @@ func TestAuthorize(t *testing.T) {
 				t.Fatal(err)
 			}
 			logger, logs := newTestLogger()
-			h := NewHandler(verifier, source, logger)
+			m, records := newTestMetrics()
+			h := NewHandler(verifier, source, m, logger)
 
 			token := tt.token(t)
 			if tt.sizeOK != nil && !tt.sizeOK(len(token)) {
@@ -340,6 +341,7 @@ func TestAuthorize(t *testing.T) {
 			}
 			assertLogged(t, logs.String(), `"apiRequestId":"Lk9zJHtNIAMFZxA="`, `"connectionId":"Lk9zJdxyIAMCJ-w="`)
 			assertTokenNotLogged(t, logs.String(), token)
+			assertMetrics(t, records.String(), tt.wantReason, "Lk9zJdxyIAMCJ-w=", "Lk9zJHtNIAMFZxA=", token, "2f1c9a7e-0b6d-4b8e-9f3a-111111111111", "alice", testIssuer)
 		})
 	}
 }

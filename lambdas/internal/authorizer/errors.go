@@ -38,8 +38,11 @@ var (
 	errMissingMethodARN   = errors.New("event has no methodArn")
 )
 
-// reasons maps an error to the reason a refusal is logged with. It is the one
-// place that knows the libraries' errors. Order matters: a token can fail
+// reasons maps an error to the reason a refusal is logged and counted with
+// (the Reason dimension of the AuthRefused metric). With reasonInvalidToken
+// it is the fixed list of reasons: a reason is never built from the error's
+// text, so a metric dimension cannot take a value the client chose. It is
+// the one place that knows the libraries' errors. Order matters: a token can fail
 // several checks at once (jwt joins all claim errors), and the first match
 // names it, the more suspicious ones first.
 var reasons = []struct {
@@ -70,6 +73,9 @@ var reasons = []struct {
 	{jwt.ErrTokenUnverifiable, "unverifiable", slog.LevelWarn},
 }
 
+// reasonInvalidToken is the reason of a refusal no entry of reasons matches.
+const reasonInvalidToken = "invalid_token"
+
 // refusalReason names why err refused a token, and the level to log it at.
 func refusalReason(err error) (string, slog.Level) {
 	for _, r := range reasons {
@@ -77,5 +83,5 @@ func refusalReason(err error) (string, slog.Level) {
 			return r.reason, r.level
 		}
 	}
-	return "invalid_token", slog.LevelWarn
+	return reasonInvalidToken, slog.LevelWarn
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"wsapi/contract"
+	"wsapi/lambdas/internal/metrics"
 )
 
 // The size rule (see the package doc). API Gateway refuses an authorizer
@@ -75,20 +76,36 @@ func (r *Request) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// Metrics records each decision; metrics.EMF is the EMF one. reason is
+// always one of the fixed refusal reasons (see reasons and
+// reasonInvalidToken): it becomes a metric dimension, so it must never be
+// anything the client or the token controls.
+type Metrics interface {
+	Accepted(ctx context.Context)
+	Refused(ctx context.Context, reason string)
+}
+
+var _ Metrics = (*metrics.EMF)(nil)
+
 // Handler answers API Gateway's $connect authorizer requests.
 type Handler struct {
 	verifier TokenVerifier
 	source   IdentitySource
+	metrics  Metrics
 	logger   *slog.Logger
 }
 
 // NewHandler returns a handler that reads the token from source and checks
-// it with verifier. Decisions are logged to logger (slog.Default() if nil).
-func NewHandler(verifier TokenVerifier, source IdentitySource, logger *slog.Logger) *Handler {
+// it with verifier. Decisions are recorded in m (nil records nothing) and
+// logged to logger (slog.Default() if nil).
+func NewHandler(verifier TokenVerifier, source IdentitySource, m Metrics, logger *slog.Logger) *Handler {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Handler{verifier: verifier, source: source, logger: logger}
+	if m == nil {
+		m = metrics.Nop{}
+	}
+	return &Handler{verifier: verifier, source: source, metrics: m, logger: logger}
 }
 
 // Handle allows the connection with the token's claims as the authorizer
@@ -106,6 +123,7 @@ func (h *Handler) Handle(ctx context.Context, req Request) (events.APIGatewayCus
 		// Only the reason: err may quote parts of the token.
 		reason, level := refusalReason(err)
 		h.logger.LogAttrs(ctx, level, "connection refused", append(ids, slog.String("reason", reason))...)
+		h.metrics.Refused(ctx, reason)
 		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
 	}
 	if len(emptied) > 0 {
@@ -114,6 +132,7 @@ func (h *Handler) Handle(ctx context.Context, req Request) (events.APIGatewayCus
 			append(ids, slog.Any("emptied", emptied), slog.Int("budgetBytes", resultBudgetBytes))...)
 	}
 	h.logger.LogAttrs(ctx, slog.LevelInfo, "connection allowed", ids...)
+	h.metrics.Accepted(ctx)
 	return resp, nil
 }
 

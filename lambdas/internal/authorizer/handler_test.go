@@ -84,7 +84,8 @@ func TestHandler(t *testing.T) {
 			}
 			logger, logs := newTestLogger()
 			v := tt.verifier
-			h := NewHandler(&v, source, logger)
+			m, records := newTestMetrics()
+			h := NewHandler(&v, source, m, logger)
 
 			resp, err := h.Handle(context.Background(), tt.req)
 
@@ -94,6 +95,7 @@ func TestHandler(t *testing.T) {
 			case tt.wantToken != "" && (len(v.calls) != 1 || v.calls[0] != tt.wantToken):
 				t.Errorf("verifier called with %q, want %q", v.calls, tt.wantToken)
 			}
+			assertMetrics(t, records.String(), tt.wantReason, "t0k", "user-1", "alice", "Lk9zJdxyIAMCJ-w=")
 			if tt.wantReason != "" {
 				assertRefused(t, resp, err)
 				assertLogged(t, logs.String(), `"reason":"`+tt.wantReason+`"`)
@@ -161,7 +163,7 @@ func TestLogsNeverHoldTheToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := NewHandler(v, source, logger)
+	h := NewHandler(v, source, nil, logger)
 
 	valid := sign(t, jwt.SigningMethodRS256, rsaKID, k.rsa, baseClaims())
 	expired := sign(t, jwt.SigningMethodRS256, rsaKID, k.rsa, with(baseClaims(), map[string]any{"exp": 1}))

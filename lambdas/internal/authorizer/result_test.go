@@ -104,7 +104,7 @@ func TestResultSizeBudget(t *testing.T) {
 				t.Fatal(err)
 			}
 			logger, logs := newTestLogger()
-			h := NewHandler(&fakeVerifier{claims: c}, source, logger)
+			h := NewHandler(&fakeVerifier{claims: c}, source, nil, logger)
 
 			resp, err := h.Handle(context.Background(), connectRequest("t0k"))
 
@@ -214,7 +214,7 @@ func checkResultRule(t *testing.T, c Claims) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := NewHandler(&fakeVerifier{claims: c}, source, slog.New(slog.DiscardHandler))
+	h := NewHandler(&fakeVerifier{claims: c}, source, nil, slog.New(slog.DiscardHandler))
 	resp, err := h.Handle(context.Background(), connectRequest("t0k"))
 	if err != nil {
 		if size := encodedLen(t, allowResponse(testARN, Claims{Subject: c.Subject})); size <= resultBudgetBytes {

@@ -40,6 +40,7 @@ import (
 	"wsapi/contract"
 	"wsapi/lambdas/internal/connections"
 	"wsapi/lambdas/internal/env"
+	"wsapi/lambdas/internal/metrics"
 )
 
 // Defaults.
@@ -71,7 +72,16 @@ type Putter interface {
 	Put(ctx context.Context, c connections.Connection) error
 }
 
-var _ Putter = (*connections.Writer)(nil)
+// Metrics records each invocation's outcome: ok when the handshake was
+// accepted; metrics.EMF is the EMF one.
+type Metrics interface {
+	Connected(ctx context.Context, ok bool)
+}
+
+var (
+	_ Putter  = (*connections.Writer)(nil)
+	_ Metrics = (*metrics.EMF)(nil)
+)
 
 // Responses. The refusal has no body: the client learns only the status,
 // and the reason is in the log.
@@ -82,16 +92,20 @@ var (
 
 // Handler is the $connect function.
 type Handler struct {
-	store Putter
-	ttl   time.Duration
-	log   *slog.Logger
-	now   func() time.Time
+	store   Putter
+	ttl     time.Duration
+	metrics Metrics
+	log     *slog.Logger
+	now     func() time.Time
 }
 
 // New returns a Handler that records connections in store, to expire ttl
-// after they open.
-func New(store Putter, ttl time.Duration, log *slog.Logger) *Handler {
-	return &Handler{store: store, ttl: ttl, log: log, now: time.Now}
+// after they open, and each outcome in m (nil records nothing).
+func New(store Putter, ttl time.Duration, m Metrics, log *slog.Logger) *Handler {
+	if m == nil {
+		m = metrics.Nop{}
+	}
+	return &Handler{store: store, ttl: ttl, metrics: m, log: log, now: time.Now}
 }
 
 // Handle records the connection and answers 200, which accepts the
@@ -101,6 +115,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayWebsocketProx
 	rc := req.RequestContext
 	log := h.log.With(connections.RequestLogAttrs(ctx, rc.RequestID, rc.ConnectionID, rc.RouteKey)...)
 	principalID, r := h.connect(ctx, rc)
+	h.metrics.Connected(ctx, r == nil)
 	if r != nil {
 		log.ErrorContext(ctx, "connection refused", "status", refused.StatusCode, "reason", r.reason, "error", r.err)
 		return refused, nil

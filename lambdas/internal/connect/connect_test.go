@@ -14,7 +14,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"wsapi/contract"
 	"wsapi/lambdas/internal/connections"
+	"wsapi/lambdas/internal/metrics"
+	"wsapi/lambdas/internal/metrics/emftest"
 	"wsapi/lambdas/internal/testutil"
 )
 
@@ -36,21 +39,50 @@ func (f *fakeStore) Put(_ context.Context, c connections.Connection) error {
 // harness is a Handler on a fakeStore, logging slog JSON to a buffer, and
 // a context with a Lambda request id.
 type harness struct {
-	h     *Handler
-	store *fakeStore
-	logs  *bytes.Buffer
-	ctx   context.Context
+	h       *Handler
+	store   *fakeStore
+	logs    *bytes.Buffer
+	records *bytes.Buffer // what the EMF recorder wrote
+	ctx     context.Context
 }
 
 var testNow = time.Date(2023, 11, 14, 22, 13, 20, 0, time.UTC)
 
 func newHarness(storeErr error) harness {
 	store := &fakeStore{err: storeErr}
-	logs := &bytes.Buffer{}
-	h := New(store, 2*time.Hour, slog.New(slog.NewJSONHandler(logs, nil)))
+	logs, records := &bytes.Buffer{}, &bytes.Buffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	h := New(store, 2*time.Hour, metrics.New(records, "wsapi-test", contract.FunctionConnect, log), log)
 	h.now = func() time.Time { return testNow }
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "aws-req-1"})
-	return harness{h: h, store: store, logs: logs, ctx: ctx}
+	return harness{h: h, store: store, logs: logs, records: records, ctx: ctx}
+}
+
+// assertRecord checks the one metrics record of an invocation: Connected 1
+// when ok, else ConnectFailed 1, by Function only, and none of forbidden.
+func assertRecord(t *testing.T, out string, ok bool, forbidden ...string) {
+	t.Helper()
+	docs := emftest.Lines(t, out)
+	if len(docs) != 1 {
+		t.Fatalf("%d metrics records, want 1: %s", len(docs), out)
+	}
+	want := map[string]float64{contract.MetricConnected: 0, contract.MetricConnectFailed: 1}
+	if ok {
+		want = map[string]float64{contract.MetricConnected: 1, contract.MetricConnectFailed: 0}
+	}
+	d := docs[0]
+	got := d.Values()
+	if len(got) != 2 || got[contract.MetricConnected] != want[contract.MetricConnected] || got[contract.MetricConnectFailed] != want[contract.MetricConnectFailed] {
+		t.Errorf("metrics %v, want %v", got, want)
+	}
+	if len(d.Root) != 3 || d.Dimension(contract.DimensionFunction) != contract.FunctionConnect {
+		t.Errorf("record members %v, want Function %q and the two metrics", d.Root, contract.FunctionConnect)
+	}
+	for _, f := range forbidden {
+		if f != "" && strings.Contains(out, f) {
+			t.Errorf("record holds %q: %s", f, out)
+		}
+	}
 }
 
 // authorizerMap is the fixture's requestContext.authorizer, as the Lambda
@@ -171,6 +203,7 @@ func TestHandle(t *testing.T) {
 			if tt.want != nil && !sameConnection(hn.store.got[0], *tt.want) {
 				t.Errorf("put %+v, want %+v", hn.store.got[0], *tt.want)
 			}
+			assertRecord(t, hn.records.String(), tt.status == http.StatusOK, "L0SM9cOFvHcCIhw=", "L0SM9FmrvHcFlQQ=", "alice")
 
 			lines := testutil.LogLines(t, hn.logs)
 			if len(lines) != 1 {
@@ -279,6 +312,7 @@ func TestLogsNoSecrets(t *testing.T) {
 					}
 				}
 			}
+			assertRecord(t, hn.records.String(), tt.status == http.StatusOK, secrets...)
 		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"wsapi/contract"
 	"wsapi/lambdas/internal/connections"
 	"wsapi/lambdas/internal/env"
+	"wsapi/lambdas/internal/metrics"
 )
 
 // Config is the function's configuration.
@@ -35,17 +36,31 @@ type Remover interface {
 	Delete(ctx context.Context, connectionID string) error
 }
 
-var _ Remover = (*connections.Deleter)(nil)
+// Metrics records each invocation's outcome: ok when the row is gone;
+// metrics.EMF is the EMF one.
+type Metrics interface {
+	Disconnected(ctx context.Context, ok bool)
+}
+
+var (
+	_ Remover = (*connections.Deleter)(nil)
+	_ Metrics = (*metrics.EMF)(nil)
+)
 
 // Handler is the $disconnect function.
 type Handler struct {
-	store Remover
-	log   *slog.Logger
+	store   Remover
+	metrics Metrics
+	log     *slog.Logger
 }
 
-// New returns a Handler that removes connections from store.
-func New(store Remover, log *slog.Logger) *Handler {
-	return &Handler{store: store, log: log}
+// New returns a Handler that removes connections from store and records
+// each outcome in m (nil records nothing).
+func New(store Remover, m Metrics, log *slog.Logger) *Handler {
+	if m == nil {
+		m = metrics.Nop{}
+	}
+	return &Handler{store: store, metrics: m, log: log}
 }
 
 // Handle removes the connection's row and returns connections.OK; a row
@@ -53,7 +68,9 @@ func New(store Remover, log *slog.Logger) *Handler {
 // either way; the error only shows in the function's metrics).
 func (h *Handler) Handle(ctx context.Context, ev connections.DisconnectEvent) (connections.Response, error) {
 	log := h.log.With(ev.LogAttrs(ctx)...)
-	if err := h.disconnect(ctx, ev); err != nil {
+	err := h.disconnect(ctx, ev)
+	h.metrics.Disconnected(ctx, err == nil)
+	if err != nil {
 		log.ErrorContext(ctx, "disconnect failed", "error", err)
 		return connections.Response{}, err
 	}

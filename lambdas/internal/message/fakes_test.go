@@ -16,7 +16,28 @@ import (
 
 	"wsapi/contract"
 	"wsapi/lambdas/internal/connections"
+	"wsapi/lambdas/internal/metrics"
 )
+
+// fakeMetrics keeps the fan-out records.
+type fakeMetrics struct {
+	mu  sync.Mutex
+	got []metrics.FanOut
+}
+
+var _ Metrics = (*fakeMetrics)(nil)
+
+func (f *fakeMetrics) FanOut(_ context.Context, r metrics.FanOut) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.got = append(f.got, r)
+}
+
+func (f *fakeMetrics) all() []metrics.FanOut {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.got)
+}
 
 // journal records, in order, the calls the fakes see, so a test can check
 // that posting starts before the last page is read.

@@ -24,6 +24,7 @@ import (
 
 	"wsapi/contract"
 	"wsapi/lambdas/internal/connections"
+	"wsapi/lambdas/internal/metrics"
 	"wsapi/lambdas/internal/reply"
 )
 
@@ -49,10 +50,21 @@ type Sender interface {
 	Send(ctx context.Context, connectionID string, data []byte) error
 }
 
+// Metrics records what a fan-out did; metrics.EMF is the EMF one. The
+// handler calls it once per invocation that lists recipients, that is for
+// every sendmessage frame that passes its checks, including one whose
+// listing fails part way (with the posts made so far). Frames refused
+// before that ($default, invalid sendmessage frames) and internal errors
+// record nothing: no recipient was listed and no frame was sent.
+type Metrics interface {
+	FanOut(ctx context.Context, f metrics.FanOut)
+}
+
 var (
 	_ Directory = (*connections.Lister)(nil)
 	_ Remover   = (*connections.Deleter)(nil)
 	_ Sender    = (*reply.Sender)(nil)
+	_ Metrics   = (*metrics.EMF)(nil)
 )
 
 // Handler is the sendmessage and $default function.
@@ -61,19 +73,24 @@ type Handler struct {
 	remover Remover
 	sender  Sender
 	limits  Limits
+	metrics Metrics
 	log     *slog.Logger
 	now     func() time.Time
 }
 
-// New returns a Handler. Zero limits mean the defaults.
-func New(dir Directory, remover Remover, sender Sender, limits Limits, log *slog.Logger) *Handler {
+// New returns a Handler. Zero limits mean the defaults; a nil m records
+// nothing.
+func New(dir Directory, remover Remover, sender Sender, limits Limits, m Metrics, log *slog.Logger) *Handler {
 	if limits.MaxMessageBytes <= 0 {
 		limits.MaxMessageBytes = DefaultMaxMessageBytes
 	}
 	if limits.MaxInFlight <= 0 {
 		limits.MaxInFlight = DefaultMaxInFlight
 	}
-	return &Handler{dir: dir, remover: remover, sender: sender, limits: limits, log: log, now: time.Now}
+	if m == nil {
+		m = metrics.Nop{}
+	}
+	return &Handler{dir: dir, remover: remover, sender: sender, limits: limits, metrics: m, log: log, now: time.Now}
 }
 
 // Handle answers one frame. It returns a nil error in every case: bad input
@@ -133,7 +150,16 @@ func (h *Handler) handle(ctx context.Context, log *slog.Logger, ev connections.M
 	if req.to != "" {
 		mode, recipients = "direct", h.dir.OfPrincipal(ctx, req.to)
 	}
+	start := time.Now()
 	n, err := h.deliver(ctx, log, recipients, ev.ConnectionID, frame)
+	h.metrics.FanOut(ctx, metrics.FanOut{
+		Recipients: n.recipients,
+		Delivered:  n.delivered,
+		Stale:      n.stale,
+		PostFailed: n.failed,
+		Duration:   time.Since(start),
+		FrameBytes: len(frame),
+	})
 	attrs := []any{"mode", mode, "messageBytes", len(req.message), "delivered", n.delivered, "stale", n.stale, "failed", n.failed}
 	if err != nil {
 		log.ErrorContext(ctx, "listing recipients failed", append(attrs, "error", err)...)
@@ -143,7 +169,9 @@ func (h *Handler) handle(ctx context.Context, log *slog.Logger, ev connections.M
 	return reply.Ack(n.delivered, n.stale, n.failed)
 }
 
-type counts struct{ delivered, stale, failed int }
+// counts are what deliver did: recipients is how many connections it
+// posted to (or tried), the sender's own not counted.
+type counts struct{ recipients, delivered, stale, failed int }
 
 // deliver posts frame to every recipient but the sender's connection, at
 // most MaxInFlight at a time. It reads the next page of recipients only as
@@ -155,6 +183,7 @@ func (h *Handler) deliver(ctx context.Context, log *slog.Logger, recipients iter
 	g.SetLimit(h.limits.MaxInFlight)
 
 	var listErr error
+	var listed int
 	for id, err := range recipients {
 		if err != nil {
 			listErr = err
@@ -163,6 +192,7 @@ func (h *Handler) deliver(ctx context.Context, log *slog.Logger, recipients iter
 		if id == sender {
 			continue
 		}
+		listed++
 		g.Go(func() error {
 			defer func() {
 				// errgroup does not recover: a panic here would kill
@@ -190,7 +220,7 @@ func (h *Handler) deliver(ctx context.Context, log *slog.Logger, recipients iter
 		})
 	}
 	_ = g.Wait() // the goroutines never return an error
-	return counts{int(delivered.Load()), int(stale.Load()), int(failed.Load())}, listErr
+	return counts{listed, int(delivered.Load()), int(stale.Load()), int(failed.Load())}, listErr
 }
 
 // sentAt is when API Gateway received the frame, or now if the event lacks it.

@@ -16,8 +16,12 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	apitypes "github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
+	"github.com/google/go-cmp/cmp"
 
+	"wsapi/contract"
 	"wsapi/lambdas/internal/connections"
+	"wsapi/lambdas/internal/metrics"
+	"wsapi/lambdas/internal/metrics/emftest"
 	"wsapi/lambdas/internal/reply"
 	"wsapi/lambdas/internal/testutil"
 )
@@ -27,22 +31,24 @@ const awsRequestID = "aws-req-3"
 // rig is a Handler over the real adapters (connections.Lister and Deleter,
 // reply.Sender) and hand-written fakes of the SDK calls beneath them.
 type rig struct {
-	table  *fakeTable
-	poster *fakePoster
-	logs   *bytes.Buffer
-	h      *Handler
+	table   *fakeTable
+	poster  *fakePoster
+	metrics *fakeMetrics
+	logs    *bytes.Buffer
+	h       *Handler
 }
 
 func newRig(rows []row, limits Limits) *rig {
 	j := &journal{}
 	r := &rig{
-		table:  &fakeTable{journal: j, pageSize: 2, rows: slices.Clone(rows)},
-		poster: &fakePoster{journal: j, errs: map[string]error{}, reached: make(chan struct{})},
-		logs:   &bytes.Buffer{},
+		table:   &fakeTable{journal: j, pageSize: 2, rows: slices.Clone(rows)},
+		poster:  &fakePoster{journal: j, errs: map[string]error{}, reached: make(chan struct{})},
+		metrics: &fakeMetrics{},
+		logs:    &bytes.Buffer{},
 	}
 	log := slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	lister := connections.NewLister(r.table, r.table, "conns", "byPrincipal")
-	r.h = New(lister, connections.NewDeleter(r.table, "conns"), reply.NewSender(r.poster), limits, log)
+	r.h = New(lister, connections.NewDeleter(r.table, "conns"), reply.NewSender(r.poster), limits, r.metrics, log)
 	r.h.now = func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }
 	return r
 }
@@ -163,6 +169,9 @@ func TestHandleRefusesBadFrames(t *testing.T) {
 			if r.table.scans+r.table.queries+len(r.table.deleted) != 0 || len(r.poster.journal.all()) != 0 {
 				t.Errorf("refused frame still reached the table or the API: %q", r.poster.journal.all())
 			}
+			if got := r.metrics.all(); len(got) != 0 {
+				t.Errorf("refused frame recorded a fan-out: %+v", got)
+			}
 			lines := testutil.LogLines(t, r.logs)
 			if len(lines) != 1 || lines[0]["code"] != string(tt.want) || lines[0]["bodyBytes"] != float64(len(tt.body)) {
 				t.Errorf("log = %v, want one line with the code and the body size", lines)
@@ -200,6 +209,9 @@ func TestHandleDelivers(t *testing.T) {
 		wantDeleted []string
 		wantRows    int
 		wantWarn    []string // recipientConnectionId of each WARN line
+		// wantFanOut is the one record; FrameBytes is len(wantFrame) and
+		// Duration is not compared.
+		wantFanOut metrics.FanOut
 	}{
 		{
 			name:       "broadcast to everyone else",
@@ -209,13 +221,16 @@ func TestHandleDelivers(t *testing.T) {
 			wantPosted: []string{"alice-2=", "bob-1=", "bob-2=", "carol-1="},
 			wantFrame:  broadcast,
 			wantRows:   5,
+			wantFanOut: metrics.FanOut{Recipients: 4, Delivered: 4},
 		},
 		{
-			name:      "broadcast with nobody else connected",
-			event:     "sendmessage.json",
-			rows:      people[:1],
-			wantReply: `{"type":"ack","delivered":0,"stale":0}`,
-			wantRows:  1,
+			name:       "broadcast with nobody else connected",
+			event:      "sendmessage.json",
+			rows:       people[:1],
+			wantReply:  `{"type":"ack","delivered":0,"stale":0}`,
+			wantFrame:  broadcast,
+			wantRows:   1,
+			wantFanOut: metrics.FanOut{},
 		},
 		{
 			name:       "message of exactly the limit",
@@ -226,6 +241,7 @@ func TestHandleDelivers(t *testing.T) {
 			wantPosted: []string{"bob-1="},
 			wantFrame:  frame(strings.Repeat("é", 16)),
 			wantRows:   2,
+			wantFanOut: metrics.FanOut{Recipients: 1, Delivered: 1},
 		},
 		{
 			name:       "direct: only the recipient's connections",
@@ -235,6 +251,7 @@ func TestHandleDelivers(t *testing.T) {
 			wantPosted: []string{"bob-1=", "bob-2="},
 			wantFrame:  frame("psst"),
 			wantRows:   5,
+			wantFanOut: metrics.FanOut{Recipients: 2, Delivered: 2},
 		},
 		{
 			name:       "direct to oneself: the other connections only",
@@ -245,14 +262,17 @@ func TestHandleDelivers(t *testing.T) {
 			wantPosted: []string{"alice-2="},
 			wantFrame:  frame("psst"),
 			wantRows:   5,
+			wantFanOut: metrics.FanOut{Recipients: 1, Delivered: 1},
 		},
 		{
-			name:      "direct to nobody connected",
-			event:     "direct.json",
-			body:      `{"to":"dave","message":"psst","action":"sendmessage"}`,
-			rows:      people,
-			wantReply: `{"type":"ack","delivered":0,"stale":0}`,
-			wantRows:  5,
+			name:       "direct to nobody connected",
+			event:      "direct.json",
+			body:       `{"to":"dave","message":"psst","action":"sendmessage"}`,
+			rows:       people,
+			wantReply:  `{"type":"ack","delivered":0,"stale":0}`,
+			wantFrame:  frame("psst"),
+			wantRows:   5,
+			wantFanOut: metrics.FanOut{},
 		},
 		{
 			name:        "gone connection: removed, counted stale, others delivered",
@@ -264,6 +284,7 @@ func TestHandleDelivers(t *testing.T) {
 			wantFrame:   broadcast,
 			wantDeleted: []string{"bob-1="},
 			wantRows:    4,
+			wantFanOut:  metrics.FanOut{Recipients: 4, Delivered: 3, Stale: 1},
 		},
 		{
 			name:        "gone connection that cannot be removed: still stale",
@@ -277,6 +298,19 @@ func TestHandleDelivers(t *testing.T) {
 			wantDeleted: []string{"bob-2="},
 			wantRows:    5,
 			wantWarn:    []string{"bob-2="},
+			wantFanOut:  metrics.FanOut{Recipients: 2, Delivered: 1, Stale: 1},
+		},
+		{
+			name:        "three recipients, one gone",
+			event:       "sendmessage.json",
+			rows:        people[:4],
+			postErrs:    map[string]error{"carol-1=": &apitypes.GoneException{}},
+			wantReply:   `{"type":"ack","delivered":2,"stale":1}`,
+			wantPosted:  []string{"alice-2=", "bob-1="},
+			wantFrame:   broadcast,
+			wantDeleted: []string{"carol-1="},
+			wantRows:    3,
+			wantFanOut:  metrics.FanOut{Recipients: 3, Delivered: 2, Stale: 1},
 		},
 		{
 			name:  "other post errors: counted failed, logged, others delivered",
@@ -291,6 +325,7 @@ func TestHandleDelivers(t *testing.T) {
 			wantFrame:  broadcast,
 			wantRows:   5,
 			wantWarn:   []string{"bob-2=", "carol-1="},
+			wantFanOut: metrics.FanOut{Recipients: 4, Delivered: 2, PostFailed: 2},
 		},
 	}
 	for _, tt := range tests {
@@ -351,6 +386,20 @@ func TestHandleDelivers(t *testing.T) {
 			if summary == nil || summary["msg"] != "message sent" || summary["apiRequestId"] != ev.RequestID {
 				t.Errorf("summary log line = %v", summary)
 			}
+
+			got := r.metrics.all()
+			if len(got) != 1 {
+				t.Fatalf("%d fan-out records, want 1: %+v", len(got), got)
+			}
+			want := tt.wantFanOut
+			want.FrameBytes = len(tt.wantFrame)
+			if got[0].Duration < 0 {
+				t.Errorf("negative duration %v", got[0].Duration)
+			}
+			got[0].Duration = 0
+			if got[0] != want {
+				t.Errorf("fan-out record %+v, want %+v", got[0], want)
+			}
 		})
 	}
 }
@@ -363,10 +412,12 @@ func TestHandleInternalErrors(t *testing.T) {
 		edit       func(*connections.MessageEvent)
 		failPage   int
 		wantPosted int
+		// wantRecord: a fan-out record, whose Recipients is wantPosted
+		wantRecord bool
 	}{
-		{name: "scan fails at once", event: "sendmessage.json", failPage: 1},
-		{name: "scan fails on page 2", event: "sendmessage.json", failPage: 2, wantPosted: 1},
-		{name: "query fails", event: "direct.json", failPage: 1},
+		{name: "scan fails at once", event: "sendmessage.json", failPage: 1, wantRecord: true},
+		{name: "scan fails on page 2", event: "sendmessage.json", failPage: 2, wantPosted: 1, wantRecord: true},
+		{name: "query fails", event: "direct.json", failPage: 1, wantRecord: true},
 		{name: "no principal in the event", event: "sendmessage.json", edit: func(ev *connections.MessageEvent) { ev.Authorizer.PrincipalID = "" }},
 		{name: "no connection id in the event", event: "sendmessage.json", edit: func(ev *connections.MessageEvent) { ev.ConnectionID = "" }},
 	}
@@ -390,6 +441,13 @@ func TestHandleInternalErrors(t *testing.T) {
 			}
 			if n := len(r.poster.ids()); n != tt.wantPosted {
 				t.Errorf("posted %d, want %d", n, tt.wantPosted)
+			}
+			recs := r.metrics.all()
+			switch {
+			case !tt.wantRecord && len(recs) != 0:
+				t.Errorf("fan-out records %+v, want none", recs)
+			case tt.wantRecord && (len(recs) != 1 || recs[0].Recipients != tt.wantPosted || recs[0].Delivered != tt.wantPosted):
+				t.Errorf("fan-out records %+v, want one with %d recipients, all delivered", recs, tt.wantPosted)
 			}
 			var errorLines int
 			for _, l := range testutil.LogLines(t, r.logs) {
@@ -564,7 +622,7 @@ func TestHandleRecoversPanics(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			h := New(tt.dir, nil, panicSender{}, Limits{}, slog.New(slog.NewJSONHandler(&logs, nil)))
+			h := New(tt.dir, nil, panicSender{}, Limits{}, nil, slog.New(slog.NewJSONHandler(&logs, nil)))
 			got, err := h.Handle(context.Background(), loadEvent(t, "sendmessage.json"))
 			if err != nil || replyJSON(t, got) != tt.want {
 				t.Errorf("Handle() = %s, %v; want %s", replyJSON(t, got), err, tt.want)
@@ -573,5 +631,44 @@ func TestHandleRecoversPanics(t *testing.T) {
 				t.Errorf("panic not logged at ERROR: %s", logs.String())
 			}
 		})
+	}
+}
+
+// TestFanOutRecord runs a message to three recipients, one of them gone,
+// through the EMF recorder, and reads the record back as CloudWatch would.
+func TestFanOutRecord(t *testing.T) {
+	r := newRig(people[:4], Limits{})
+	var out bytes.Buffer
+	r.h.metrics = metrics.New(&out, "wsapi-test", contract.FunctionMessage, slog.New(slog.NewJSONHandler(r.logs, nil)))
+	r.poster.errs = map[string]error{"carol-1=": &apitypes.GoneException{}}
+	ev := loadEvent(t, "sendmessage.json")
+
+	r.handle(t, ev)
+
+	docs := emftest.Lines(t, out.String())
+	if len(docs) != 1 {
+		t.Fatalf("%d records, want 1: %s", len(docs), out.String())
+	}
+	d := docs[0]
+	frameBytes := float64(len(r.poster.posted["bob-1="]))
+	want := map[string]float64{
+		contract.MetricRecipients: 3, contract.MetricDelivered: 2, contract.MetricStale: 1, contract.MetricPostFailed: 0,
+		contract.MetricFrameBytes: frameBytes, contract.MetricFanOutDuration: d.Values()[contract.MetricFanOutDuration],
+	}
+	if diff := cmp.Diff(want, d.Values()); diff != "" || frameBytes == 0 {
+		t.Errorf("record values (-want +got):\n%s", diff)
+	}
+	if d.Metrics[contract.MetricFanOutDuration].Unit != "Milliseconds" || d.Metrics[contract.MetricFrameBytes].Unit != "Bytes" {
+		t.Errorf("units %+v", d.Metrics)
+	}
+	if got := d.Dimension(contract.DimensionFunction); got != contract.FunctionMessage || len(d.Directives) != 1 ||
+		!cmp.Equal(d.Directives[0].Dimensions, [][]string{{contract.DimensionFunction}}) {
+		t.Errorf("dimensions %+v, Function %q", d.Directives, got)
+	}
+	line := out.String()
+	for _, forbidden := range []string{ev.ConnectionID, ev.RequestID, ev.Authorizer.PrincipalID, "alice", "bob-1=", "carol-1=", "hello"} {
+		if strings.Contains(line, forbidden) {
+			t.Errorf("record holds %q: %s", forbidden, line)
+		}
 	}
 }

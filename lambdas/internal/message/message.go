@@ -6,6 +6,10 @@
 // counts, or an error with a stable code (package reply). It never posts to
 // the sender's own connection, and it returns a Go error only when it cannot
 // build a reply at all, which does not happen.
+//
+// Each fan-out is also recorded as one metrics record (see Metrics and
+// package metrics): recipients, delivered, stale, failed, its duration and
+// the frame's size, never who sent it or to which connections.
 package message
 
 import (

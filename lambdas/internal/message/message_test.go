@@ -645,6 +645,7 @@ func TestFanOutRecord(t *testing.T) {
 
 	r.handle(t, ev)
 
+	t.Logf("record: %s", strings.TrimSpace(out.String()))
 	docs := emftest.Lines(t, out.String())
 	if len(docs) != 1 {
 		t.Fatalf("%d records, want 1: %s", len(docs), out.String())

@@ -57,7 +57,9 @@ const broadening = [];
 const fmt = new cfndiff.Formatter(new Writable({ write(_c, _e, done) { done(); } }), input.paths, diff);
 const rows = fmt.deepSubstituteBracedLogicalIds(diff.iamChanges.summarizeStatements());
 for (const row of rows.slice(1)) {
-  const cells = row.map((c) => String(c).replace(/\x1b\[[0-9;]*m/g, '').replace(/\n/g, ', '));
+  // Lists (actions) on one line with commas; a condition's JSON on one line.
+  const cells = row.map((c, i) => String(c).replace(/\x1b\[[0-9;]*m/g, '')
+    .replace(i === 5 ? /\s*\n\s*/g : /\n/g, i === 5 ? ' ' : ', '));
   if (cells[0] === '+') {
     broadening.push(`${cells[2]} ${cells[3]} on ${cells[1]} for ${cells[4]}${cells[5] ? ' when ' + cells[5] : ''}`);
   }

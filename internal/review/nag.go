@@ -10,10 +10,30 @@ import (
 // (with its granular part, "[Resource::*]", when the rule has one) on a
 // construct path.
 type NagFinding struct {
-	Rule   string
-	Path   string // construct path without the leading slash
-	Level  string // error or warning
-	Reason string // a suppression's reason
+	Rule      string
+	Path      string // construct path without the leading slash
+	LogicalID string // the resource's logical ID, when the assembly maps the path to one
+	Level     string // error or warning
+	Reason    string // a suppression's reason
+}
+
+// resource names the finding's resource for comparison: its logical ID
+// when known, so that a construct moved without a new logical ID (as the
+// stack did when it became a wrapper of the construct) keeps its findings.
+func (f NagFinding) resource() string {
+	if f.LogicalID != "" {
+		return "L:" + f.LogicalID
+	}
+	return "P:" + f.Path
+}
+
+// logicalIDs maps construct paths (without the leading slash) to logical IDs.
+func logicalIDs(s *Stack) map[string]string {
+	m := make(map[string]string, len(s.LogicalPaths))
+	for id, path := range s.LogicalPaths {
+		m[strings.TrimPrefix(path, "/")] = id
+	}
+	return m
 }
 
 // NagChanges compares two stacks' cdk-nag results.
@@ -44,11 +64,13 @@ func (c NagChanges) NewErrors() []NagFinding {
 // warning on the resource, "AwsSolutions-IAM5[Resource::*]: <text>".
 func unsuppressedFindings(s *Stack) []NagFinding {
 	var out []NagFinding
+	ids := logicalIDs(s)
 	for _, a := range s.Annotations {
 		if a.Level == "info" || !strings.HasPrefix(a.Data, "AwsSolutions-") {
 			continue
 		}
-		out = append(out, NagFinding{Rule: nagRule(a.Data), Path: strings.TrimPrefix(a.Path, "/"), Level: a.Level})
+		path := strings.TrimPrefix(a.Path, "/")
+		out = append(out, NagFinding{Rule: nagRule(a.Data), Path: path, LogicalID: ids[path], Level: a.Level})
 	}
 	return sortFindings(out)
 }
@@ -57,11 +79,12 @@ func unsuppressedFindings(s *Stack) []NagFinding {
 // the pack's CSV report, where Compliance is "Suppressed".
 func suppressedFindings(s *Stack) []NagFinding {
 	var out []NagFinding
+	ids := logicalIDs(s)
 	for _, r := range s.NagRows {
 		if r.Compliance != "Suppressed" {
 			continue
 		}
-		out = append(out, NagFinding{Rule: r.RuleID, Path: r.ResourceID, Level: strings.ToLower(r.Level), Reason: r.Reason})
+		out = append(out, NagFinding{Rule: r.RuleID, Path: r.ResourceID, LogicalID: ids[r.ResourceID], Level: strings.ToLower(r.Level), Reason: r.Reason})
 	}
 	return sortFindings(out)
 }
@@ -75,9 +98,9 @@ func compareNag(base, head *Stack) NagChanges {
 }
 
 // setDiff returns what is only in after (added) and only in before
-// (removed), findings being the same when rule, path and reason are.
+// (removed), findings being the same when rule, resource and reason are.
 func setDiff(before, after []NagFinding) (added, removed []NagFinding) {
-	key := func(f NagFinding) string { return f.Rule + "\x00" + f.Path + "\x00" + f.Reason }
+	key := func(f NagFinding) string { return f.Rule + "\x00" + f.resource() + "\x00" + f.Reason }
 	in := func(list []NagFinding) map[string]bool {
 		m := map[string]bool{}
 		for _, f := range list {

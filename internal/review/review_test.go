@@ -81,6 +81,36 @@ func TestCompareNag(t *testing.T) {
 	}
 }
 
+// TestCompareNagMovedConstruct: a resource whose construct moved (a new
+// path) under the same logical ID keeps its findings and suppressions;
+// nothing is reported new or resolved. This is what wrapping the stack's
+// resources in a construct with id Default did.
+func TestCompareNagMovedConstruct(t *testing.T) {
+	rows := func(path string) []NagRow {
+		return []NagRow{{RuleID: "AwsSolutions-APIG4", ResourceID: path, Compliance: "Suppressed", Level: "Error", Reason: "authorized on $connect"}}
+	}
+	finding := func(path string) []Annotation {
+		return []Annotation{{Level: "warning", Path: "/" + path, Data: "AwsSolutions-APIG1: no access logging"}}
+	}
+	base := &Stack{
+		NagRows: rows("WebSocketApi/SendMessageRoute"), Annotations: finding("WebSocketApi/Stage"),
+		LogicalPaths: map[string]string{"SendMessageRoute": "/WebSocketApi/SendMessageRoute", "Stage": "/WebSocketApi/Stage"},
+	}
+	head := &Stack{
+		NagRows: rows("WebSocketApi/Default/SendMessageRoute"), Annotations: finding("WebSocketApi/Default/Stage"),
+		LogicalPaths: map[string]string{"SendMessageRoute": "/WebSocketApi/Default/SendMessageRoute", "Stage": "/WebSocketApi/Default/Stage"},
+	}
+	c := compareNag(base, head)
+	if len(c.New)+len(c.Resolved)+len(c.NewSuppressed)+len(c.RemovedSuppressed) != 0 {
+		t.Errorf("moved construct reported as changes: %+v", c)
+	}
+	// Without the mapping (no logical IDs), the paths decide.
+	base.LogicalPaths, head.LogicalPaths = nil, nil
+	if c := compareNag(base, head); len(c.NewSuppressed) != 1 || len(c.New) != 1 {
+		t.Errorf("without logical IDs: %+v", c)
+	}
+}
+
 func function(code string) Resource {
 	return Resource{Type: "AWS::Lambda::Function", Properties: map[string]json.RawMessage{"Code": json.RawMessage(code)}}
 }

@@ -3,6 +3,7 @@
 //
 //	wslocal dev   [--assembly cdk.dev.out] [--host 127.0.0.1] [--port 3001] [--issuer-port 3002]
 //	              [--log-level info] [--dynamodb-endpoint URL] [--state .wslocal]
+//	              [--metrics-interval 0]
 //	wslocal token --sub alice [--port N] [--ttl 1h] [--email ADDR] [--state .wslocal]
 //
 // Several runs may share a state directory (with different ports): each
@@ -13,6 +14,11 @@
 // hold the lock on its record (the kernel drops it when the process dies, so
 // a crashed run's record is recognised and removed) and its issuer must
 // answer, over TLS, with this state directory's key.
+//
+// --metrics-interval d (0, the default, is off) prints on stdout, every d,
+// one line summing the CloudWatch EMF records the functions wrote to their
+// logs in that interval (package wsapi/localrun/metrics); an interval in
+// which no record was written prints nothing.
 //
 // --host takes a loopback IP literal (127.0.0.0/8 or ::1) or localhost
 // (any case, meaning 127.0.0.1); no name is ever resolved. -h or --help,
@@ -37,6 +43,7 @@ import (
 
 	"wsapi/localrun"
 	"wsapi/localrun/devissuer"
+	"wsapi/localrun/metrics"
 	"wsapi/localrun/runstate"
 )
 
@@ -131,8 +138,12 @@ func dev(args []string, stdout, stderr io.Writer) error {
 	logLevel := fs.String("log-level", "info", "gateway log level: debug, info, warn or error")
 	dynamoDB := fs.String("dynamodb-endpoint", "", "external DynamoDB API endpoint (default: an embedded one)")
 	state := fs.String("state", defaultState, "directory for the issuer's keys (shared) and the runs' records (runs/<port>.json)")
+	metricsInterval := fs.Duration("metrics-interval", 0, "print a summary of the functions' EMF metrics every interval, e.g. 10s (0: off)")
 	if err := parse(fs, devUsage, args, stdout, stderr); err != nil {
 		return helpIsSuccess(err)
+	}
+	if *metricsInterval < 0 {
+		return fmt.Errorf("--metrics-interval %v: want a positive duration, or 0 for off", *metricsInterval)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -145,9 +156,10 @@ func dev(args []string, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	logs, agg := metricsTap(stderr, *metricsInterval, level)
 	srv, err := localrun.Start(ctx, localrun.Options{
 		AssemblyDir: *assemblyDir, Host: listenHost, Port: *port, IssuerPort: *issuerPort,
-		DynamoDBEndpoint: *dynamoDB, StateDir: *state, LogLevel: level, Logs: stderr,
+		DynamoDBEndpoint: *dynamoDB, StateDir: *state, LogLevel: level, Logs: logs,
 	})
 	if err != nil {
 		return err
@@ -170,12 +182,46 @@ Then send:
   {"action":"sendmessage","message":"hello"}
 
 `, srv.URL, tok, tokenFlags(srv.URL, *state), srv.DynamoDB, pageURL(srv.URL), srv.URL, tok)
+	stopReport := reportMetrics(agg, *metricsInterval, stdout)
 
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "stopping: closing connections and functions")
 	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return srv.Close(closeCtx)
+	err = srv.Close(closeCtx)
+	// After Close: the records of the last $disconnects are counted.
+	stopReport()
+	return err
+}
+
+// metricsTap returns the writer for the run's logs: stderr, and with a
+// metrics interval also an aggregator of the EMF records in them, whose
+// malformed records are logged at DEBUG to stderr.
+func metricsTap(stderr io.Writer, interval time.Duration, level slog.Level) (io.Writer, *metrics.Aggregator) {
+	if interval == 0 {
+		return stderr, nil
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("component", "metrics")
+	agg := metrics.NewAggregator(log)
+	return io.MultiWriter(stderr, agg), agg
+}
+
+// reportMetrics prints agg's summary on stdout every interval until the
+// returned function is called, which prints what is left and returns once
+// the report has stopped. With no aggregator it does nothing.
+func reportMetrics(agg *metrics.Aggregator, interval time.Duration, stdout io.Writer) (stop func()) {
+	if agg == nil {
+		return func() {}
+	}
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		agg.Report(stdout, interval, quit)
+	}()
+	return func() {
+		close(quit)
+		<-done
+	}
 }
 
 // pageURL is the dev chat page (package localrun/devpage) of the run at

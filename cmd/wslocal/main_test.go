@@ -6,8 +6,10 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -302,4 +304,44 @@ func silentRun(t *testing.T, state string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = reg.Close() })
+}
+
+// TestMetricsIntervalFlag: a negative interval is refused before anything
+// starts.
+func TestMetricsIntervalFlag(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := run([]string{"dev", "--metrics-interval", "-1s"}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "--metrics-interval -1s") {
+		t.Errorf("run: %v", err)
+	}
+	if err := run([]string{"dev", "--metrics-interval", "soon"}, &stdout, &stderr); err == nil {
+		t.Error("an interval that is no duration accepted")
+	}
+}
+
+// TestMetricsReport: with an interval, the run's log reaches stderr as
+// before and its EMF records the summary on stdout; a malformed record is
+// logged at DEBUG. Without one, the log is stderr itself.
+func TestMetricsReport(t *testing.T) {
+	var stderr bytes.Buffer
+	if logs, agg := metricsTap(&stderr, 0, slog.LevelDebug); logs != io.Writer(&stderr) || agg != nil {
+		t.Errorf("interval 0: %T, %v; want stderr itself and no aggregator", logs, agg)
+	}
+	reportMetrics(nil, 0, io.Discard)() // no aggregator: nothing to stop
+
+	const record = `[Message#1] {"_aws":{"Timestamp":1795917739728,"CloudWatchMetrics":[{"Namespace":"WebSocketApi","Dimensions":[["Function"]],"Metrics":[{"Name":"Recipients","Unit":"Count"},{"Name":"Delivered","Unit":"Count"},{"Name":"Stale","Unit":"Count"},{"Name":"PostFailed","Unit":"Count"}]}]},"Function":"message","Recipients":2,"Delivered":2,"Stale":0,"PostFailed":0}`
+	logs, agg := metricsTap(&stderr, time.Hour, slog.LevelDebug)
+	var stdout bytes.Buffer
+	stop := reportMetrics(agg, time.Hour, &stdout)
+	for _, line := range []string{record, record, `[Message#1] {"_aws":7}`, "time=... level=INFO msg=connected"} {
+		fmt.Fprintln(logs, line)
+	}
+	stop()
+	if got := stdout.String(); !strings.Contains(got, ": messages 2 (recipients 4, delivered 4, stale 0, post failures 0)") ||
+		!strings.Contains(got, "malformed 1") || strings.Count(got, "\n") != 1 {
+		t.Errorf("stdout %q", got)
+	}
+	if got := stderr.String(); strings.Count(got, record) != 2 || !strings.Contains(got, "malformed EMF record") {
+		t.Errorf("stderr %q", got)
+	}
 }

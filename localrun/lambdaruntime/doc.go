@@ -48,6 +48,9 @@
 // Each process's stdout and stderr are copied to the pool's log writer line
 // by line, each line prefixed with "[<function>#<instance>] " and written
 // with a single Write call, so lines of different instances never mix.
+// Nothing else is done to a line: a JSON log line or an embedded metric
+// format record (the functions' metrics) stays whole after the prefix, and
+// package localrun/metrics reads the records back from there.
 // The pool's own diagnostics go to [Options.Logger].
 //
 // The package needs a Unix system for the clean shutdown of a function's

@@ -15,6 +15,9 @@ func (w *writes) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// emfRecord is a record of the authorizer, as the local run logged it.
+const emfRecord = `{"_aws":{"Timestamp":1795917739599,"CloudWatchMetrics":[{"Namespace":"WebSocketApi","Dimensions":[["Function"]],"Metrics":[{"Name":"AuthAccepted","Unit":"Count"}]},{"Namespace":"WebSocketApi","Dimensions":[["Function"],["Function","Reason"]],"Metrics":[{"Name":"AuthRefused","Unit":"Count"}]}]},"Function":"authorizer","Reason":"expired","AuthAccepted":0,"AuthRefused":1}`
+
 func TestLineWriter(t *testing.T) {
 	long := strings.Repeat("x", maxLineBytes)
 	tests := []struct {
@@ -27,6 +30,10 @@ func TestLineWriter(t *testing.T) {
 		{"empty line", []string{"\n"}, []string{"[f#1] \n"}},
 		{"partial line flushed at the end", []string{"done"}, []string{"[f#1] done\n"}},
 		{"overlong line cut", []string{long, "y\n"}, []string{"[f#1] " + long + "\n", "[f#1] y\n"}},
+		// An EMF record (lambdas/internal/metrics) is one Write of its own
+		// line; it stays whole, after the prefix, byte for byte.
+		{"an EMF record stays whole", []string{`{"level":"INFO"}` + "\n" + emfRecord[:40], emfRecord[40:] + "\n"},
+			[]string{`[f#1] {"level":"INFO"}` + "\n", "[f#1] " + emfRecord + "\n"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +16,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"wsapi/websocketapi"
 )
 
 // ContextKeys lists the CDK context keys PropsFromContext reads (`cdk synth
@@ -37,6 +41,13 @@ var ContextKeys = map[string]string{
 	"lambdaArchitecture":             "LambdaArchitecture",
 	"logRetentionDays":               "LogRetention (a CloudWatch Logs retention in days)",
 	"removalPolicy":                  "RemovalPolicy (retain, destroy or snapshot)",
+	"disableTracing":                 "DisableTracing (true turns X-Ray active tracing off)",
+	"disableAlarms":                  "DisableAlarms",
+	"disableDashboard":               "DisableDashboard",
+	"alarmTopicArn":                  "AlarmTopicARN",
+	"alarmEmail":                     "AlarmEmail",
+	"alarms": "Alarms (a JSON object by alarm kind, e.g. " +
+		`{"PostFailed":{"threshold":20,"evaluationPeriods":2,"period":"10m"}}` + ")",
 }
 
 // retentionByDays maps CloudWatch Logs' allowed retention periods to CDK's enum.
@@ -93,6 +104,15 @@ func contextGetter(node constructs.Node) func(string) (string, bool) {
 		if v == nil {
 			return "", false
 		}
+		switch v.(type) {
+		case map[string]any, []any:
+			// An object or list from cdk.json: its JSON, as -c would give it.
+			raw, err := json.Marshal(v)
+			if err != nil {
+				return fmt.Sprint(v), true
+			}
+			return string(raw), true
+		}
 		return fmt.Sprint(v), true
 	}
 }
@@ -144,12 +164,23 @@ func propsFromContext(get func(string) (string, bool)) (WebSocketStackProps, err
 	integer("maxMessageBytes", &p.MaxMessageBytes)
 	integer("maxInFlight", &p.MaxInFlight)
 	str("lambdaArchitecture", &p.LambdaArchitecture)
-	if v, ok := get("apiGatewayCloudWatchRoleExists"); ok {
-		b, err := strconv.ParseBool(strings.TrimSpace(v))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("apiGatewayCloudWatchRoleExists=%q: want true or false", v))
+	boolean := func(key string, dst *bool) {
+		if v, ok := get(key); ok {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: want true or false", key, v))
+			}
+			*dst = b
 		}
-		p.APIGatewayCloudWatchRoleExists = b
+	}
+	boolean("apiGatewayCloudWatchRoleExists", &p.APIGatewayCloudWatchRoleExists)
+	boolean("disableTracing", &p.DisableTracing)
+	boolean("disableAlarms", &p.DisableAlarms)
+	boolean("disableDashboard", &p.DisableDashboard)
+	str("alarmTopicArn", &p.AlarmTopicARN)
+	str("alarmEmail", &p.AlarmEmail)
+	if v, ok := get("alarms"); ok {
+		errs = append(errs, alarmSettingsFromJSON(v, &p.Alarms)...)
 	}
 	if v, ok := get("connectionTtl"); ok {
 		d, err := time.ParseDuration(strings.TrimSpace(v))
@@ -198,4 +229,43 @@ func CDKJSONContext(path string) (*map[string]any, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &config.Context, nil
+}
+
+// alarmSettingsFromJSON reads the context key alarms: an object by alarm
+// kind (websocketapi.AlarmSettingNames), each with threshold,
+// evaluationPeriods and period (a Go duration), all optional.
+func alarmSettingsFromJSON(v string, dst *websocketapi.AlarmSettings) []error {
+	var raw map[string]struct {
+		Threshold         *float64 `json:"threshold"`
+		EvaluationPeriods *int     `json:"evaluationPeriods"`
+		Period            *string  `json:"period"`
+	}
+	dec := json.NewDecoder(strings.NewReader(v))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return []error{fmt.Errorf("alarms=%q: want a JSON object such as {\"PostFailed\":{\"threshold\":20,\"evaluationPeriods\":2,\"period\":\"10m\"}}: %v", v, err)}
+	}
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(raw)) {
+		s := dst.Setting(name)
+		if s == nil {
+			errs = append(errs, fmt.Errorf("alarms: no alarm kind %q (want one of %s)", name, strings.Join(websocketapi.AlarmSettingNames(), ", ")))
+			continue
+		}
+		r := raw[name]
+		if r.Threshold != nil {
+			s.Threshold = *r.Threshold
+		}
+		if r.EvaluationPeriods != nil {
+			s.EvaluationPeriods = *r.EvaluationPeriods
+		}
+		if r.Period != nil {
+			d, err := time.ParseDuration(strings.TrimSpace(*r.Period))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("alarms: %s.period=%q: want a duration such as 5m", name, *r.Period))
+			}
+			s.Period = d
+		}
+	}
+	return errs
 }

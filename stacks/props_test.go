@@ -58,6 +58,36 @@ func TestPropsFromContext(t *testing.T) {
 				t.Errorf("AllowedTokenUse = %q, want none", p.AllowedTokenUse)
 			}
 		}},
+		{name: "alarms, dashboard and tracing", context: map[string]string{
+			"disableTracing": "true", "disableDashboard": "true", "alarmEmail": "oncall@example.com",
+			"alarms": `{"PostFailed":{"threshold":20,"evaluationPeriods":2,"period":"10m"},"functionDuration":{"threshold":50}}`,
+		}, check: func(t *testing.T, p WebSocketStackProps) {
+			want := WebSocketStackProps{WebSocketAPIProps: websocketapi.WebSocketAPIProps{
+				DisableTracing: true, DisableDashboard: true, AlarmEmail: "oncall@example.com",
+				Alarms: websocketapi.AlarmSettings{
+					PostFailed:       websocketapi.AlarmSetting{Threshold: 20, EvaluationPeriods: 2, Period: 10 * time.Minute},
+					FunctionDuration: websocketapi.AlarmSetting{Threshold: 50},
+				},
+			}}
+			if !reflect.DeepEqual(p, want) {
+				t.Errorf("got  %+v\nwant %+v", p, want)
+			}
+			d := p.WithDefaults().Alarms
+			if d.FunctionDuration.EvaluationPeriods != 3 || d.AuthRefused != websocketapi.DefaultAlarmSettings.AuthRefused {
+				t.Errorf("defaults not kept: %+v", d)
+			}
+		}},
+		{name: "alarms off", context: map[string]string{"disableAlarms": "true", "alarmTopicArn": " arn:aws:sns:eu-west-1:123456789012:oncall "},
+			wantErr: "DisableAlarms with an alarm topic"},
+		{name: "two alarm targets", context: map[string]string{"alarmEmail": "a@example.com", "alarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:oncall"},
+			wantErr: "set at most one"},
+		{name: "not a topic ARN", context: map[string]string{"alarmTopicArn": "arn:aws:sqs:eu-west-1:123456789012:q"}, wantErr: "AlarmTopicARN"},
+		{name: "not an email", context: map[string]string{"alarmEmail": "Ops <ops@example.com>"}, wantErr: "AlarmEmail"},
+		{name: "unknown alarm kind", context: map[string]string{"alarms": `{"Latency":{"threshold":1}}`}, wantErr: `no alarm kind "Latency"`},
+		{name: "unknown alarm field", context: map[string]string{"alarms": `{"PostFailed":{"limit":1}}`}, wantErr: "alarms="},
+		{name: "alarm period not minutes", context: map[string]string{"alarms": `{"PostFailed":{"period":"90s"}}`}, wantErr: "Alarms.PostFailed.Period"},
+		{name: "alarm over a day", context: map[string]string{"alarms": `{"ClientErrors":{"period":"1h","evaluationPeriods":25}}`}, wantErr: "Alarms.ClientErrors.EvaluationPeriods"},
+		{name: "duration over the timeout", context: map[string]string{"alarms": `{"FunctionDuration":{"threshold":120}}`}, wantErr: "at most 100"},
 		{name: "unknown removal policy", context: map[string]string{"removalPolicy": "keep"}, wantErr: "removalPolicy"},
 		{name: "parsed but invalid", context: map[string]string{"stageName": "a/b"}, wantErr: "StageName"},
 		{name: "unparsable and invalid together", context: map[string]string{"stageName": "a b", "maxInFlight": "x"}, wantErr: "StageName"},

@@ -8,7 +8,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/jsii-runtime-go"
 
 	"wsapi/mappingtemplates"
@@ -18,6 +20,7 @@ import (
 var (
 	libraryOnce  sync.Once
 	librarySynth *synthesized
+	libraryAPI   *websocketapi.WebSocketAPI
 )
 
 // libraryTemplate is what a request template of one's own looks like.
@@ -31,7 +34,12 @@ func libraryStack(t *testing.T) *synthesized {
 	libraryOnce.Do(func() {
 		app := awscdk.NewApp(&awscdk.AppProps{Context: cdkJSONContext()})
 		stack := awscdk.NewStack(app, jsii.String("Platform"), nil)
-		api := websocketapi.NewWebSocketAPI(stack, "Chat", &websocketapi.WebSocketAPIProps{ModuleDir: ".."})
+		// The platform's own alarm topic.
+		topic := awssns.NewTopic(stack, jsii.String("PlatformAlarms"), &awssns.TopicProps{
+			MasterKey: awskms.Alias_FromAliasName(stack, jsii.String("PlatformKey"), jsii.String("alias/platform-alarms")),
+		})
+		api := websocketapi.NewWebSocketAPI(stack, "Chat", &websocketapi.WebSocketAPIProps{ModuleDir: "..", AlarmTopic: topic})
+		libraryAPI = api
 		// The handlers' code does not matter to the template: one
 		// built-in function's code stands in for them.
 		handler := func(id string) awslambda.Function {
@@ -192,7 +200,7 @@ func TestLibraryGrantManageConnections(t *testing.T) {
 // named after it, so two APIs can share a stack.
 func TestLibraryLogicalIDs(t *testing.T) {
 	s := libraryStack(t)
-	own := map[string]bool{"Whoami": true, "Echo": true, "Notify": true, "Broadcaster": true, "CDKMetadata": true}
+	own := map[string]bool{"Whoami": true, "Echo": true, "Notify": true, "Broadcaster": true, "PlatformAlarms": true, "CDKMetadata": true}
 	for id, r := range s.json["Resources"].(map[string]any) {
 		if strings.HasPrefix(id, "Chat") {
 			continue

@@ -14,9 +14,16 @@ import (
 // wrapper around the websocketapi construct (commit 89310c4). A logical ID
 // that changed, or a type, would make CloudFormation replace the resource:
 // the table and the user pool are retained, so a new one would orphan the
-// data. Resources may be added; none may go or change.
+// data. Resources may be added (CloudFormation creates them and leaves the
+// others alone: the alarms and the dashboard are such), and the test lists
+// them in its log; none may go or change type, and no output may go.
+//
+// It covers the variants that have a baseline (the three that existed
+// then); variants added since have nothing to keep.
 func TestLogicalIDsKept(t *testing.T) {
-	for name, s := range variants(t) {
+	all := variants(t)
+	for _, name := range []string{"default", "external-issuer", "header-identity"} {
+		s := all[name]
 		t.Run(name, func(t *testing.T) {
 			raw, err := os.ReadFile(filepath.Join("testdata", "before-construct", name+".json"))
 			if err != nil {
@@ -44,10 +51,14 @@ func TestLogicalIDsKept(t *testing.T) {
 					t.Errorf("resource %s is %s, was %s: CloudFormation would replace it", id, got, before.Resources[id])
 				}
 			}
-			for id, typ := range now {
+			var added []string
+			for _, id := range slices.Sorted(maps.Keys(now)) {
 				if _, ok := before.Resources[id]; !ok {
-					t.Errorf("new resource %s (%s): the same props must give the same resources", id, typ)
+					added = append(added, id+" ("+now[id]+")")
 				}
+			}
+			if len(added) > 0 {
+				t.Logf("%d resources added (created on update, nothing replaced): %v", len(added), added)
 			}
 			outputs := s.json["Outputs"].(map[string]any)
 			for _, id := range before.Outputs {
@@ -55,7 +66,7 @@ func TestLogicalIDsKept(t *testing.T) {
 					t.Errorf("output %s is gone", id)
 				}
 			}
-			if len(outputs) != len(before.Outputs) {
+			if len(outputs) < len(before.Outputs) {
 				t.Errorf("%d outputs, were %d", len(outputs), len(before.Outputs))
 			}
 		})

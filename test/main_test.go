@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
@@ -70,6 +71,9 @@ var (
 
 	headerOnce  sync.Once
 	headerSynth *synthesized
+
+	alarmEmailOnce  sync.Once
+	alarmEmailSynth *synthesized
 )
 
 // defaultStack is the stack with every prop at its default.
@@ -120,6 +124,25 @@ func headerStack(t *testing.T) *synthesized {
 	return headerSynth
 }
 
+// alarmEmailProps send the alarms to an email address (the stack creates
+// an encrypted topic), set two alarms' thresholds, and turn tracing and the
+// dashboard off.
+var alarmEmailProps = stacks.WebSocketStackProps{WebSocketAPIProps: websocketapi.WebSocketAPIProps{
+	AlarmEmail:       "oncall@example.com",
+	DisableTracing:   true,
+	DisableDashboard: true,
+	Alarms: websocketapi.AlarmSettings{
+		PostFailed:       websocketapi.AlarmSetting{Threshold: 20, EvaluationPeriods: 2, Period: 10 * time.Minute},
+		FunctionDuration: websocketapi.AlarmSetting{Threshold: 50},
+	},
+}}
+
+func alarmEmailStack(t *testing.T) *synthesized {
+	t.Helper()
+	alarmEmailOnce.Do(func() { alarmEmailSynth = synth(alarmEmailProps) })
+	return alarmEmailSynth
+}
+
 // variants are all the stacks the tests synthesize, by name: checks that
 // hold for any props (cfn-lint, cdk-nag, physical names) run on each.
 func variants(t *testing.T) map[string]*synthesized {
@@ -128,6 +151,7 @@ func variants(t *testing.T) map[string]*synthesized {
 		"default":         defaultStack(t),
 		"external-issuer": externalStack(t),
 		"header-identity": headerStack(t),
+		"alarm-email":     alarmEmailStack(t),
 	}
 }
 

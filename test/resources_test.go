@@ -44,6 +44,15 @@ type functionSpec struct {
 	timeout    int
 	env        map[string]any
 	statements []any // IAM statements after the log statement, exactly
+	traced     bool  // X-Ray active tracing (the API's functions)
+}
+
+// metricsNamespace is the functions' EMF namespace in the stack WebSocketApi.
+var metricsNamespace = sub("wsapi/${AWS::StackName}", nil)
+
+// xrayStatement is what active tracing grants: X-Ray takes no resource.
+var xrayStatement = map[string]any{
+	"Action": []any{"xray:PutTelemetryRecords", "xray:PutTraceSegments"}, "Effect": "Allow", "Resource": "*",
 }
 
 func functionSpecs(s *synthesized, t *testing.T) []functionSpec {
@@ -63,22 +72,28 @@ func functionSpecs(s *synthesized, t *testing.T) []functionSpec {
 				"JWKS_URL":          join("https://", getAtt(poolID, "ProviderURL"), "/.well-known/jwks.json"),
 				"IDENTITY_SOURCE":   "route.request.querystring.token",
 				"ALLOWED_TOKEN_USE": "access",
+				"METRICS_NAMESPACE": metricsNamespace,
 			},
-			statements: nil, // no data access at all
+			statements: []any{xrayStatement}, // no data access at all
+			traced:     true,
 		},
 		{
 			name: "ConnectFunction", memory: 128, timeout: 10,
-			env: map[string]any{"TABLE_NAME": ref(tableID), "CONNECTION_TTL_SECONDS": "7200"},
+			env: map[string]any{"TABLE_NAME": ref(tableID), "CONNECTION_TTL_SECONDS": "7200", "METRICS_NAMESPACE": metricsNamespace},
 			statements: []any{
+				xrayStatement,
 				map[string]any{"Action": "dynamodb:PutItem", "Effect": "Allow", "Resource": table},
 			},
+			traced: true,
 		},
 		{
 			name: "DisconnectFunction", memory: 128, timeout: 10,
-			env: map[string]any{"TABLE_NAME": ref(tableID)},
+			env: map[string]any{"TABLE_NAME": ref(tableID), "METRICS_NAMESPACE": metricsNamespace},
 			statements: []any{
+				xrayStatement,
 				map[string]any{"Action": "dynamodb:DeleteItem", "Effect": "Allow", "Resource": table},
 			},
+			traced: true,
 		},
 		{
 			name: "MessageFunction", memory: 512, timeout: 25,
@@ -88,12 +103,15 @@ func functionSpecs(s *synthesized, t *testing.T) []functionSpec {
 				"CONNECTIONS_ENDPOINT": stageURL("https", "prod"),
 				"MAX_MESSAGE_BYTES":    "32768",
 				"MAX_IN_FLIGHT":        "16",
+				"METRICS_NAMESPACE":    metricsNamespace,
 			},
 			statements: []any{
+				xrayStatement,
 				map[string]any{"Action": []any{"dynamodb:DeleteItem", "dynamodb:Scan"}, "Effect": "Allow", "Resource": table},
 				map[string]any{"Action": "dynamodb:Query", "Effect": "Allow", "Resource": sub("${Table}/index/byPrincipal", map[string]any{"Table": table})},
 				map[string]any{"Action": "execute-api:ManageConnections", "Effect": "Allow", "Resource": executeAPIARN("prod/POST/@connections/*")},
 			},
+			traced: true,
 		},
 		{
 			// Sets API Gateway's account-level logging role when there is none.
@@ -132,6 +150,11 @@ func TestFunctions(t *testing.T) {
 			})
 			equalJSON(t, "log retention", props(logs)["RetentionInDays"], 30)
 			equalJSON(t, "role", p["Role"], getAtt(roleID, "Arn"))
+			if spec.traced {
+				equalJSON(t, "tracing", p["TracingConfig"], map[string]any{"Mode": "Active"})
+			} else {
+				equalJSON(t, "tracing", p["TracingConfig"], nil)
+			}
 			if spec.env == nil {
 				equalJSON(t, "environment", p["Environment"], nil)
 			} else {
@@ -242,7 +265,7 @@ func TestNoHardCodedDomain(t *testing.T) {
 	// AWS::URLSuffix and every ARN AWS::Partition, so that other partitions
 	// work, also when the stack has an explicit region.
 	for name, s := range variants(t) {
-		text := strings.NewReplacer("apigateway.amazonaws.com", "", "lambda.amazonaws.com", "").Replace(string(s.raw))
+		text := strings.NewReplacer("apigateway.amazonaws.com", "", "lambda.amazonaws.com", "", "cloudwatch.amazonaws.com", "").Replace(string(s.raw))
 		if strings.Contains(text, "amazonaws.com") {
 			t.Errorf("%s: the template hard-codes amazonaws.com; build URLs with AWS::URLSuffix", name)
 		}
@@ -296,6 +319,7 @@ func TestExternalIssuer(t *testing.T) {
 		"IDENTITY_SOURCE": "route.request.header.Authorization",
 		// No token_use list with an external issuer: the check is off.
 		"ALLOWED_TOKEN_USE": "*",
+		"METRICS_NAMESPACE": metricsNamespace,
 	}})
 	_, stage := s.resource(t, "AWS::ApiGatewayV2::Stage", "Stage")
 	equalJSON(t, "stage", []any{props(stage)["StageName"], props(stage)["DefaultRouteSettings"], stage["DependsOn"]},

@@ -9,10 +9,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscognito"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -273,3 +275,27 @@ func isConstructID(id string) bool {
 	}
 	return true
 }
+
+// MetricsNamespace is the CloudWatch namespace the built-in functions emit
+// their EMF metrics into (contract.EnvMetricsNamespace): wsapi/<stack name>,
+// followed by /<construct path> unless the construct's id is "Default".
+func (w *WebSocketAPI) MetricsNamespace() *string { return w.b.obs.namespace }
+
+// Alarms are the construct's CloudWatch alarms by construct id
+// ("ApiIntegrationErrors", "MessageErrors", ...; the README lists them);
+// empty with DisableAlarms.
+func (w *WebSocketAPI) Alarms() map[string]awscloudwatch.Alarm {
+	out := make(map[string]awscloudwatch.Alarm, len(w.b.obs.alarms))
+	for id, a := range w.b.obs.alarms {
+		out[id] = a
+	}
+	return out
+}
+
+// AlarmTopic is the topic the alarms notify: the props' AlarmTopic, the
+// topic imported from AlarmTopicARN or the one created for AlarmEmail; nil
+// when the alarms have no actions.
+func (w *WebSocketAPI) AlarmTopic() awssns.ITopic { return w.b.obs.topic }
+
+// Dashboard is the CloudWatch dashboard; nil with DisableDashboard.
+func (w *WebSocketAPI) Dashboard() awscloudwatch.Dashboard { return w.b.obs.dashboard }

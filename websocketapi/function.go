@@ -7,18 +7,23 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
 
+	"wsapi/contract"
 	"wsapi/gofunction"
 )
 
 // function is one Go Lambda with its own role, which starts with nothing but
 // writing to its own log group.
 type function struct {
-	fn   awslambda.Function
-	role awsiam.Role
+	fn             awslambda.Function
+	role           awsiam.Role
+	name           string // lambdas/<name>, the contract's Function dimension
+	timeoutSeconds float64
 }
 
-// newFunction defines the Lambda built from lambdas/<name>.
-func (b *builder) newFunction(name, description string, memoryMB, timeoutSeconds float64, env map[string]string) *function {
+// newFunction defines the Lambda built from lambdas/<name>. An API
+// function (apiFunction) emits EMF metrics into the stack's namespace and is
+// traced with X-Ray unless DisableTracing; the custom resource's is neither.
+func (b *builder) newFunction(name, description string, memoryMB, timeoutSeconds float64, env map[string]string, apiFunction bool) *function {
 	id := exportedName(name)
 	logGroup := awslogs.NewLogGroup(b.Construct, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
 		Retention:     b.props.LogRetention,
@@ -35,9 +40,16 @@ func (b *builder) newFunction(name, description string, memoryMB, timeoutSeconds
 		Resources: jsii.Strings(*logGroup.LogGroupArn()),
 	}))
 
-	environment := make(map[string]*string, len(env))
+	environment := make(map[string]*string, len(env)+1)
 	for k, v := range env {
 		environment[k] = jsii.String(v)
+	}
+	var tracing awslambda.Tracing // unset: no TracingConfig at all
+	if apiFunction {
+		environment[contract.EnvMetricsNamespace] = b.obs.namespace
+		if !b.props.DisableTracing {
+			tracing = awslambda.Tracing_ACTIVE
+		}
 	}
 	arch := b.architecture()
 
@@ -55,8 +67,11 @@ func (b *builder) newFunction(name, description string, memoryMB, timeoutSeconds
 		ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO,
 		SystemLogLevelV2:      awslambda.SystemLogLevel_WARN,
 		Environment:           &environment,
+		// ACTIVE also grants xray:PutTraceSegments and
+		// xray:PutTelemetryRecords, on "*" (nag.go says why).
+		Tracing: tracing,
 	})
-	return &function{fn: fn, role: role}
+	return &function{fn: fn, role: role, name: name, timeoutSeconds: timeoutSeconds}
 }
 
 // allow grants actions on one resource, as a statement of its own.

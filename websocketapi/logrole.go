@@ -23,7 +23,7 @@ func (b *builder) addLogRoleSetting() {
 		return
 	}
 	b.logRoleFn = b.newFunction("apigwaccount",
-		"Sets API Gateway's account-level CloudWatch Logs role when the account has none", 128, 300, nil)
+		"Sets API Gateway's account-level CloudWatch Logs role when the account has none", 128, 300, nil, false)
 
 	roleARN := awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:iam::${AWS::AccountId}:role"+
 		b.props.APIGatewayCloudWatchRolePath+b.props.APIGatewayCloudWatchRoleName), nil)

@@ -22,6 +22,16 @@ func (b *builder) addNagSuppressions() {
 	suppress(messagePolicy, suppression("AwsSolutions-IAM5",
 		"Connection ids exist only at run time; the grant is limited to POST on this API's own stage.",
 		"Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<WebSocketApi>/"+b.stageName+"/POST/@connections/*"))
+	// X-Ray active tracing: Lambda's grant of xray:PutTraceSegments and
+	// xray:PutTelemetryRecords.
+	if !b.props.DisableTracing {
+		for _, f := range b.apiFunctions() {
+			policy := f.role.Node().FindChild(jsii.String("DefaultPolicy")).Node().DefaultChild()
+			suppress(policy, suppression("AwsSolutions-IAM5",
+				"X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so X-Ray requires Resource \"*\" (the AWSXRayDaemonWriteAccess policy grants the same).",
+				"Resource::*"))
+		}
+	}
 }
 
 // suppress attaches suppressions to one CloudFormation resource only.

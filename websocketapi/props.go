@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 )
 
 // Defaults for WebSocketAPIProps; each is documented on its field.
@@ -117,6 +118,34 @@ type WebSocketAPIProps struct {
 	// RemovalPolicy applies to the table, the user pool and the log groups.
 	// Default RETAIN: `cdk destroy` keeps the data.
 	RemovalPolicy awscdk.RemovalPolicy
+
+	// DisableTracing turns off X-Ray active tracing of the built-in
+	// functions (on by default). API Gateway WebSocket APIs emit no X-Ray
+	// segments of their own: traces start at the functions.
+	DisableTracing bool
+
+	// DisableAlarms leaves out the CloudWatch alarms (defined by default,
+	// see AlarmSettings).
+	DisableAlarms bool
+
+	// Where the alarms send their ALARM and OK notifications; set at most
+	// one. AlarmTopic is a topic of your own (library use); AlarmTopicARN
+	// names an existing topic (it must let cloudwatch.amazonaws.com publish,
+	// and, when encrypted, use its key); AlarmEmail creates a topic,
+	// encrypted with a key of its own that CloudWatch may use, subscribing
+	// the address (which must confirm the subscription). With none, the
+	// alarms have no actions: they show in the console only.
+	AlarmTopic    awssns.ITopic
+	AlarmTopicARN string
+	AlarmEmail    string
+
+	// Alarms sets each alarm's threshold and evaluation; zero fields mean
+	// DefaultAlarmSettings.
+	Alarms AlarmSettings
+
+	// DisableDashboard leaves out the CloudWatch dashboard (defined by
+	// default).
+	DisableDashboard bool
 }
 
 var (
@@ -168,6 +197,7 @@ func (p WebSocketAPIProps) WithDefaults() WebSocketAPIProps {
 	if p.APIGatewayCloudWatchRolePath == "" {
 		p.APIGatewayCloudWatchRolePath = DefaultAPIGatewayCloudWatchRolePath
 	}
+	p.Alarms = p.Alarms.withDefaults()
 	return p
 }
 
@@ -232,5 +262,6 @@ func (p WebSocketAPIProps) Validate() error {
 	if p.LambdaArchitecture != "arm64" && p.LambdaArchitecture != "x86_64" {
 		bad("LambdaArchitecture %q: want arm64 or x86_64", p.LambdaArchitecture)
 	}
+	p.validateObservability(bad)
 	return errors.Join(errs...)
 }

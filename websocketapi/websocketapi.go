@@ -72,11 +72,13 @@ func NewWebSocketAPI(scope constructs.Construct, id string, props *WebSocketAPIP
 	b.addTable()
 	b.addIdentityProvider()
 	b.addAPI()
+	b.obs.namespace = b.metricsNamespace()
 	b.addFunctions()
 	b.addAuthorizer()
 	b.addLogRoleSetting()
 	b.addStage()
 	b.addRoutes()
+	b.addObservability()
 	b.addNagSuppressions()
 	return &WebSocketAPI{b: b}
 }
@@ -111,6 +113,10 @@ type builder struct {
 	// routeIDs maps each route key to the construct id prefix of its
 	// resources.
 	routeIDs map[string]string
+
+	// obs holds the metrics namespace, the alarms, their topic and the
+	// dashboard.
+	obs observability
 }
 
 func (b *builder) addTable() {
@@ -210,24 +216,24 @@ func (b *builder) addFunctions() {
 	if b.jwksURL != "" {
 		authEnv[contract.EnvJWKSURL] = b.jwksURL
 	}
-	b.authorizer = b.newFunction("authorizer", "Verifies the JWT of a WebSocket $connect request", 256, 10, authEnv)
+	b.authorizer = b.newFunction("authorizer", "Verifies the JWT of a WebSocket $connect request", 256, 10, authEnv, true)
 	// Which variables name the issuer and audience, for tools that read the
 	// template (the local run) rather than this code.
 	b.authorizer.fn.Node().DefaultChild().(awscdk.CfnResource).AddMetadata(jsii.String(contract.MetadataAuthorizer), authorizerMetadata())
 	b.connect = b.newFunction("connect", "Stores a new connection", 128, 10, map[string]string{
 		contract.EnvTableName:     tableName,
 		contract.EnvConnectionTTL: strconv.Itoa(int(b.props.ConnectionTTL.Seconds())),
-	})
+	}, true)
 	b.disconnect = b.newFunction("disconnect", "Deletes a closed connection", 128, 10, map[string]string{
 		contract.EnvTableName: tableName,
-	})
+	}, true)
 	b.message = b.newFunction("message", "Delivers messages to connections and replies to the sender", 512, 25, map[string]string{
 		contract.EnvTableName:           tableName,
 		contract.EnvPrincipalIndexName:  contract.IndexByPrincipal,
 		contract.EnvConnectionsEndpoint: *b.connectionsEndpoint(),
 		contract.EnvMaxMessageBytes:     strconv.Itoa(b.props.MaxMessageBytes),
 		contract.EnvMaxInFlight:         strconv.Itoa(b.props.MaxInFlight),
-	})
+	}, true)
 
 	// Each function may call exactly what it calls, on exactly what it uses.
 	tableARN := b.table.TableArn()

@@ -50,6 +50,24 @@ func emfAlarm(namespace any, metric, function string, threshold, periods, period
 	}
 }
 
+// authorizerErrorsAlarm: the authorizer's Errors less its refusals, which
+// it returns as the error "Unauthorized".
+func authorizerErrorsAlarm(fnID string, namespace any) map[string]any {
+	return map[string]any{
+		"Metrics": []any{
+			map[string]any{"Id": "expr_1", "Expression": "FILL(errors, 0) - FILL(refused, 0)", "Label": "Errors other than refusals", "ReturnData": true},
+			map[string]any{"Id": "errors", "ReturnData": false, "MetricStat": map[string]any{"Period": 300, "Stat": "Sum", "Metric": map[string]any{
+				"Namespace": "AWS/Lambda", "MetricName": "Errors", "Dimensions": []any{map[string]any{"Name": "FunctionName", "Value": ref(fnID)}},
+			}}},
+			map[string]any{"Id": "refused", "ReturnData": false, "MetricStat": map[string]any{"Period": 300, "Stat": "Sum", "Metric": map[string]any{
+				"Namespace": namespace, "MetricName": "AuthRefused", "Dimensions": []any{map[string]any{"Name": "Function", "Value": "authorizer"}},
+			}}},
+		},
+		"Threshold": 1, "EvaluationPeriods": 1,
+		"ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
+	}
+}
+
 // tableAlarm sums a DynamoDB metric over the four operations the
 // functions call.
 func tableAlarm(tableID, metric, prefix string) map[string]any {
@@ -89,8 +107,12 @@ func wantAlarms(s *synthesized, t *testing.T, durationPercent float64, postFaile
 		timeout float64
 	}{{"Authorizer", 10}, {"Connect", 10}, {"Disconnect", 10}, {"Message", 25}} {
 		fnID, _ := s.resource(t, "AWS::Lambda::Function", f.id+"Function")
+		errors := lambdaAlarm(fnID, "Errors", "Sum", 1, 1)
+		if f.id == "Authorizer" {
+			errors = authorizerErrorsAlarm(fnID, ns)
+		}
 		want = append(want,
-			alarmWant{f.id + "Errors", lambdaAlarm(fnID, "Errors", "Sum", 1, 1)},
+			alarmWant{f.id + "Errors", errors},
 			alarmWant{f.id + "Throttles", lambdaAlarm(fnID, "Throttles", "Sum", 1, 1)},
 			alarmWant{f.id + "Duration", lambdaAlarm(fnID, "Duration", "p99", f.timeout*1000*durationPercent/100, 3)},
 		)

@@ -132,8 +132,13 @@ func (b *builder) addAlarms() {
 
 	for _, f := range b.apiFunctions() {
 		id := exportedName(f.name)
-		add(id+"Errors", f.fn.MetricErrors(b.metricOptions("Sum", s.FunctionErrors)), s.FunctionErrors,
-			fmt.Sprintf("The %s function failed (error, timeout or crash).", f.name))
+		if f == b.authorizer {
+			add(id+"Errors", b.authorizerErrors(s.FunctionErrors), s.FunctionErrors,
+				"The authorizer function failed (error, timeout or crash), refusals not counted.")
+		} else {
+			add(id+"Errors", f.fn.MetricErrors(b.metricOptions("Sum", s.FunctionErrors)), s.FunctionErrors,
+				fmt.Sprintf("The %s function failed (error, timeout or crash).", f.name))
+		}
 		add(id+"Throttles", f.fn.MetricThrottles(b.metricOptions("Sum", s.FunctionThrottles)), s.FunctionThrottles,
 			fmt.Sprintf("The %s function was throttled (concurrency limit).", f.name))
 		d := s.FunctionDuration
@@ -179,6 +184,22 @@ func (b *builder) addAlarms() {
 		b.obs.alarms[spec.id] = alarm
 		b.obs.order = append(b.obs.order, spec.id)
 	}
+}
+
+// authorizerErrors are the authorizer's Lambda Errors less its refusals:
+// it refuses a token by returning the error "Unauthorized", which Lambda
+// counts as an error like any other (lambdas/authorizer), and records each
+// refusal as AuthRefused.
+func (b *builder) authorizerErrors(a AlarmSetting) awscloudwatch.IMetric {
+	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression: jsii.String("FILL(errors, 0) - FILL(refused, 0)"),
+		UsingMetrics: &map[string]awscloudwatch.IMetric{
+			"errors":  b.authorizer.fn.MetricErrors(b.metricOptions("Sum", a)),
+			"refused": b.emfMetric(contract.MetricAuthRefused, contract.FunctionAuthorizer, a),
+		},
+		Label:  jsii.String("Errors other than refusals"),
+		Period: minutes(a.Period),
+	})
 }
 
 // apiFunctions are the functions the API invokes.

@@ -75,6 +75,10 @@ func (b *builder) addDashboard() {
 			graph("Function errors and throttles",
 				append(
 					fnMetrics(func(f *function) awscloudwatch.IMetric {
+						if f == b.authorizer {
+							// Its refusals are Lambda errors too.
+							return labelled(f.fn.MetricErrors(opts("Sum")), f.name+" Errors (refusals included)")
+						}
 						return labelled(f.fn.MetricErrors(opts("Sum")), f.name+" Errors")
 					}),
 					fnMetrics(func(f *function) awscloudwatch.IMetric {

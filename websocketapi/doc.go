@@ -38,6 +38,27 @@
 // CDK constructs do. The built-in functions are built from this module's
 // lambdas/ with package gofunction: ModuleDir finds it by default.
 //
+// # Alarms, dashboard and tracing
+//
+// The built-in functions emit CloudWatch embedded metric format records
+// (package contract names the metrics) into one namespace per construct,
+// wsapi/<stack name> (MetricsNamespace), which they read from
+// contract.EnvMetricsNamespace. By default the construct also defines:
+//
+//   - CloudWatch alarms (Alarms) on the stage's IntegrationError,
+//     ExecutionError and ClientError; each API function's Errors, Throttles
+//     and p99 Duration near its timeout; the table's throttled requests and
+//     system errors; the message function's failed posts; and a spike in
+//     the authorizer's refusals. Each threshold, evaluation periods and
+//     period come from WebSocketAPIProps.Alarms (DefaultAlarmSettings);
+//     AlarmTopic, AlarmTopicARN or AlarmEmail say where they notify;
+//     DisableAlarms leaves them out;
+//   - one CloudWatch dashboard (Dashboard; DisableDashboard leaves it out);
+//   - X-Ray active tracing on the API's functions (DisableTracing turns it
+//     off). API Gateway WebSocket APIs emit no X-Ray segments themselves.
+//
+// The README's "Alarms, dashboard and tracing" is the runbook of each alarm.
+//
 // # Logical IDs
 //
 // Resources get logical IDs from their construct ids, as CDK does. With

@@ -36,6 +36,21 @@ func TestValidate(t *testing.T) {
 		{name: "role path without slashes", props: WebSocketAPIProps{APIGatewayCloudWatchRolePath: "service-role"}, wantErr: []string{"APIGatewayCloudWatchRolePath"}},
 		{name: "role path", props: WebSocketAPIProps{APIGatewayCloudWatchRolePath: "/service-role/"}},
 		{name: "architecture", props: WebSocketAPIProps{LambdaArchitecture: "amd64"}, wantErr: []string{"LambdaArchitecture"}},
+		{name: "alarm email", props: WebSocketAPIProps{AlarmEmail: "oncall@example.com"}},
+		{name: "alarm email with a name", props: WebSocketAPIProps{AlarmEmail: "Ops <ops@example.com>"}, wantErr: []string{"AlarmEmail"}},
+		{name: "alarm topic ARN", props: WebSocketAPIProps{AlarmTopicARN: "arn:aws-cn:sns:cn-north-1:123456789012:ops"}},
+		{name: "alarm topic ARN of a queue", props: WebSocketAPIProps{AlarmTopicARN: "arn:aws:sqs:eu-west-1:123456789012:ops"}, wantErr: []string{"AlarmTopicARN"}},
+		{name: "two alarm targets", props: WebSocketAPIProps{AlarmEmail: "a@example.com", AlarmTopicARN: "arn:aws:sns:eu-west-1:123456789012:ops"}, wantErr: []string{"at most one"}},
+		{name: "target without alarms", props: WebSocketAPIProps{DisableAlarms: true, AlarmEmail: "a@example.com"}, wantErr: []string{"DisableAlarms"}},
+		{name: "alarms, dashboard and tracing off", props: WebSocketAPIProps{DisableAlarms: true, DisableDashboard: true, DisableTracing: true}},
+		{name: "alarm settings", props: WebSocketAPIProps{Alarms: AlarmSettings{
+			PostFailed: AlarmSetting{Threshold: 20, EvaluationPeriods: 2, Period: 10 * time.Minute}, FunctionDuration: AlarmSetting{Threshold: 100},
+		}}},
+		{name: "negative threshold", props: WebSocketAPIProps{Alarms: AlarmSettings{ClientErrors: AlarmSetting{Threshold: -1}}}, wantErr: []string{"Alarms.ClientErrors.Threshold"}},
+		{name: "duration over the timeout", props: WebSocketAPIProps{Alarms: AlarmSettings{FunctionDuration: AlarmSetting{Threshold: 101}}}, wantErr: []string{"Alarms.FunctionDuration.Threshold"}},
+		{name: "period of seconds", props: WebSocketAPIProps{Alarms: AlarmSettings{AuthRefused: AlarmSetting{Period: 30 * time.Second}}}, wantErr: []string{"Alarms.AuthRefused.Period"}},
+		{name: "more than a day", props: WebSocketAPIProps{Alarms: AlarmSettings{TableThrottles: AlarmSetting{Period: time.Hour, EvaluationPeriods: 25}}}, wantErr: []string{"Alarms.TableThrottles.EvaluationPeriods"}},
+		{name: "negative periods", props: WebSocketAPIProps{Alarms: AlarmSettings{TableThrottles: AlarmSetting{EvaluationPeriods: -1}}}, wantErr: []string{"Alarms.TableThrottles.EvaluationPeriods"}},
 		{
 			name:    "every problem at once",
 			props:   WebSocketAPIProps{StageName: "a b", LambdaArchitecture: "mips", MaxInFlight: -3},
@@ -60,5 +75,29 @@ func TestValidate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestAlarmSettingsDefaults(t *testing.T) {
+	got := WebSocketAPIProps{Alarms: AlarmSettings{PostFailed: AlarmSetting{Threshold: 20}}}.WithDefaults().Alarms
+	want := DefaultAlarmSettings
+	want.PostFailed.Threshold = 20
+	if got != want {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+	// Every kind has a complete default and is reachable by name.
+	names := AlarmSettingNames()
+	if len(names) != 10 {
+		t.Errorf("%d alarm kinds: %v", len(names), names)
+	}
+	defaults := DefaultAlarmSettings
+	for _, name := range names {
+		s := defaults.Setting(name)
+		if s == nil || s.Threshold <= 0 || s.EvaluationPeriods < 1 || s.Period < time.Minute {
+			t.Errorf("%s: default %+v", name, s)
+		}
+	}
+	if defaults.Setting("postfailed") != &defaults.PostFailed || defaults.Setting("Latency") != nil {
+		t.Error("Setting does not find kinds by name, case-insensitively, or finds one that is not")
 	}
 }

@@ -267,6 +267,7 @@ func TestDashboard(t *testing.T) {
 		"Messages": {
 			"AWS/ApiGateway MessageCount ApiId=" + api + " Stage=prod Sum",
 			ns + " Delivered Function=message Sum", ns + " Stale Function=message Sum", ns + " PostFailed Function=message Sum",
+			ns + " Recipients Function=message Sum",
 		},
 		"API errors": {
 			"AWS/ApiGateway IntegrationError ApiId=" + api + " Stage=prod Sum",
@@ -278,6 +279,7 @@ func TestDashboard(t *testing.T) {
 			"AWS/ApiGateway IntegrationLatency ApiId=" + api + " Stage=prod p50",
 			"AWS/ApiGateway IntegrationLatency ApiId=" + api + " Stage=prod p99",
 			"AWS/Lambda Duration FunctionName=" + fnRef(s, t, "Message") + " p99",
+			ns + " FanOutDuration Function=message p99",
 			"AWS/Lambda Duration FunctionName=" + fnRef(s, t, "Authorizer") + " p50",
 			"AWS/Lambda Duration FunctionName=" + fnRef(s, t, "Authorizer") + " p99",
 		},

@@ -56,6 +56,7 @@ func (b *builder) addDashboard() {
 					emf(contract.MetricDelivered, contract.FunctionMessage),
 					emf(contract.MetricStale, contract.FunctionMessage),
 					emf(contract.MetricPostFailed, contract.FunctionMessage),
+					emf(contract.MetricRecipients, contract.FunctionMessage),
 				}, nil),
 		},
 		{
@@ -95,6 +96,9 @@ func (b *builder) addDashboard() {
 					api("IntegrationLatency", "p50", "IntegrationLatency p50 (all routes)"),
 					api("IntegrationLatency", "p99", "IntegrationLatency p99 (all routes)"),
 					labelled(b.message.fn.MetricDuration(opts("p99")), "message function p99"),
+					b.emfMetric(contract.MetricFanOutDuration, contract.FunctionMessage, p).With(&awscloudwatch.MetricOptions{
+						Statistic: jsii.String("p99"), Label: jsii.String("FanOutDuration p99 (listing and posting)"),
+					}),
 					labelled(b.authorizer.fn.MetricDuration(opts("p50")), "authorizer function p50 (connects)"),
 					labelled(b.authorizer.fn.MetricDuration(opts("p99")), "authorizer function p99 (connects)"),
 				}, nil),

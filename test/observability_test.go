@@ -204,7 +204,9 @@ func TestAlarmEmail(t *testing.T) {
 		map[string]any{
 			"Sid": "AllowCloudWatchAlarmsToPublish", "Effect": "Allow",
 			"Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish",
-			"Resource": ref(topicID), "Condition": map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": ref("AWS::AccountId")}},
+			"Resource": ref(topicID), "Condition": map[string]any{"ArnLike": map[string]any{
+				"aws:SourceArn": sub("arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*", nil),
+			}},
 		},
 	})
 	_, subscription := s.resource(t, "AWS::SNS::Subscription", "AlarmTopic")

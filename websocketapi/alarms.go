@@ -67,7 +67,9 @@ func (b *builder) addAlarmTopic() {
 // newAlarmTopic creates an encrypted, SSL-only topic with an email
 // subscription. The key is the topic's own: CloudWatch alarms cannot publish
 // to a topic encrypted with the AWS managed key (alias/aws/sns), whose
-// policy cannot let cloudwatch.amazonaws.com use it.
+// policy cannot let cloudwatch.amazonaws.com use it; the key policy
+// statement is the one of AWS knowledge center
+// cloudwatch-configure-alarm-sns.
 func (b *builder) newAlarmTopic(email string) awssns.ITopic {
 	keyRemoval := awscdk.RemovalPolicy_RETAIN
 	if b.props.RemovalPolicy == awscdk.RemovalPolicy_DESTROY {
@@ -90,13 +92,16 @@ func (b *builder) newAlarmTopic(email string) awssns.ITopic {
 		EnforceSSL:  jsii.Bool(true),
 	})
 	// The topic policy replaces SNS's default one: let CloudWatch alarms of
-	// this account publish.
+	// this account and Region publish (AWS knowledge center
+	// cloudwatch-receive-sns-for-alarm-trigger: aws:SourceArn).
 	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("AllowCloudWatchAlarmsToPublish"),
 		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
 		Actions:    jsii.Strings("sns:Publish"),
 		Resources:  jsii.Strings(*topic.TopicArn()),
-		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()}},
+		Conditions: &map[string]any{"ArnLike": map[string]any{
+			"aws:SourceArn": awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"), nil),
+		}},
 	}))
 	topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(email), nil))
 	return topic

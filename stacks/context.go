@@ -48,6 +48,10 @@ var ContextKeys = map[string]string{
 	"alarmEmail":                     "AlarmEmail",
 	"alarms": "Alarms (a JSON object by alarm kind, e.g. " +
 		`{"PostFailed":{"threshold":20,"evaluationPeriods":2,"period":"10m"}}` + ")",
+	"domainName":     "DomainName (a custom domain, with certificateArn)",
+	"certificateArn": "CertificateARN (an ACM certificate in the stack's Region)",
+	"hostedZoneId":   "HostedZoneID (with hostedZoneName: adds an alias record)",
+	"hostedZoneName": "HostedZoneName",
 }
 
 // retentionByDays maps CloudWatch Logs' allowed retention periods to CDK's enum.
@@ -179,6 +183,10 @@ func propsFromContext(get func(string) (string, bool)) (WebSocketStackProps, err
 	boolean("disableDashboard", &p.DisableDashboard)
 	str("alarmTopicArn", &p.AlarmTopicARN)
 	str("alarmEmail", &p.AlarmEmail)
+	str("domainName", &p.DomainName)
+	str("certificateArn", &p.CertificateARN)
+	str("hostedZoneId", &p.HostedZoneID)
+	str("hostedZoneName", &p.HostedZoneName)
 	if v, ok := get("alarms"); ok {
 		errs = append(errs, alarmSettingsFromJSON(v, &p.Alarms)...)
 	}

@@ -88,6 +88,29 @@ func TestPropsFromContext(t *testing.T) {
 		{name: "alarm period not minutes", context: map[string]string{"alarms": `{"PostFailed":{"period":"90s"}}`}, wantErr: "Alarms.PostFailed.Period"},
 		{name: "alarm over a day", context: map[string]string{"alarms": `{"ClientErrors":{"period":"1h","evaluationPeriods":25}}`}, wantErr: "Alarms.ClientErrors.EvaluationPeriods"},
 		{name: "duration over the timeout", context: map[string]string{"alarms": `{"FunctionDuration":{"threshold":120}}`}, wantErr: "at most 100"},
+		{name: "custom domain", context: map[string]string{
+			"domainName": " chat.example.com ", "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789",
+			"hostedZoneId": "Z0123456789ABCDEFGHIJ", "hostedZoneName": "example.com.",
+		}, check: func(t *testing.T, p WebSocketStackProps) {
+			want := WebSocketStackProps{WebSocketAPIProps: websocketapi.WebSocketAPIProps{
+				DomainName: "chat.example.com", CertificateARN: "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789",
+				HostedZoneID: "Z0123456789ABCDEFGHIJ", HostedZoneName: "example.com.",
+			}}
+			if !reflect.DeepEqual(p, want) {
+				t.Errorf("got  %+v\nwant %+v", p, want)
+			}
+		}},
+		{name: "domain without a certificate", context: map[string]string{"domainName": "chat.example.com"}, wantErr: "CertificateARN: required"},
+		{name: "certificate without a domain", context: map[string]string{"certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc"}, wantErr: "only used with DomainName"},
+		{name: "not a certificate ARN", context: map[string]string{"domainName": "chat.example.com", "certificateArn": "arn:aws:iam::123456789012:server-certificate/x"}, wantErr: "CertificateARN"},
+		{name: "wildcard domain", context: map[string]string{"domainName": "*.example.com", "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc"}, wantErr: "wildcard"},
+		{name: "domain not in the zone", context: map[string]string{
+			"domainName": "chat.example.org", "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc",
+			"hostedZoneId": "Z0123456789ABCDEFGHIJ", "hostedZoneName": "example.com",
+		}, wantErr: "not in the hosted zone"},
+		{name: "zone id without name", context: map[string]string{
+			"domainName": "chat.example.com", "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc", "hostedZoneId": "Z0123456789ABCDEFGHIJ",
+		}, wantErr: "HostedZoneID and HostedZoneName"},
 		{name: "unknown removal policy", context: map[string]string{"removalPolicy": "keep"}, wantErr: "removalPolicy"},
 		{name: "parsed but invalid", context: map[string]string{"stageName": "a/b"}, wantErr: "StageName"},
 		{name: "unparsable and invalid together", context: map[string]string{"stageName": "a b", "maxInFlight": "x"}, wantErr: "StageName"},

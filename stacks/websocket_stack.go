@@ -48,13 +48,20 @@ func NewWebSocketStack(scope constructs.Construct, id string, props *WebSocketSt
 }
 
 // wscatCommand is a shell command line that connects with the token in
-// $TOKEN, passed where the identity source says.
+// $TOKEN, passed where the identity source says, to the custom domain when
+// the API has one.
 func wscatCommand(api *websocketapi.WebSocketAPI, identitySource string) *string {
 	name := identitySource[strings.LastIndex(identitySource, ".")+1:]
-	url := "wss://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/" + api.StageName()
-	command := `npx wscat -c "` + url + "?" + name + `=$TOKEN"`
-	if strings.HasPrefix(identitySource, "route.request.header.") {
-		command = `npx wscat -H "` + name + `: Bearer $TOKEN" -c "` + url + `"`
+	command := func(url string) string {
+		if strings.HasPrefix(identitySource, "route.request.header.") {
+			return `npx wscat -H "` + name + `: Bearer $TOKEN" -c "` + url + `"`
+		}
+		return `npx wscat -c "` + url + "?" + name + `=$TOKEN"`
 	}
-	return awscdk.Fn_Sub(jsii.String(command), &map[string]*string{"Api": api.API().Ref()})
+	if api.DomainName() != nil {
+		// A literal URL (api.URL() is wss://<DomainName>): no Fn::Sub.
+		return jsii.String(command(*api.URL()))
+	}
+	url := "wss://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/" + api.StageName()
+	return awscdk.Fn_Sub(jsii.String(command(url)), &map[string]*string{"Api": api.API().Ref()})
 }

@@ -81,11 +81,19 @@ func (w *WebSocketAPI) Functions() Functions {
 // (LambdaArchitecture), for functions of your own that should match.
 func (w *WebSocketAPI) Architecture() awslambda.Architecture { return w.b.architecture() }
 
-// URL is the wss URL clients connect to (a token).
-func (w *WebSocketAPI) URL() *string { return w.b.stageURL("wss") }
+// URL is the wss URL clients connect to (a token): wss://<DomainName>
+// with a custom domain.
+func (w *WebSocketAPI) URL() *string {
+	if u := w.b.domainURL(); u != nil {
+		return u
+	}
+	return w.b.stageURL("wss")
+}
 
 // ConnectionsEndpoint is the https endpoint of the @connections API, for
-// the API Gateway Management API client (a token).
+// the API Gateway Management API client (a token). It is on execute-api
+// also with a custom domain, where @connections calls would need the
+// mapping's base path (domain.go says why).
 func (w *WebSocketAPI) ConnectionsEndpoint() *string { return w.b.connectionsEndpoint() }
 
 // ConnectionMethods are the methods of the @connections API:

@@ -59,6 +59,16 @@
 //
 // The README's "Alarms, dashboard and tracing" is the runbook of each alarm.
 //
+// # Custom domain
+//
+// DomainName and CertificateARN (ACM, the stack's Region) add a Regional
+// AWS::ApiGatewayV2::DomainName with TLS 1.2 and an API mapping of its
+// root to the stage; URL is then wss://<DomainName>. A Route 53 hosted
+// zone (HostedZone, or HostedZoneID and HostedZoneName) adds an alias A
+// record. ConnectionsEndpoint stays on execute-api: through a custom
+// domain, @connections calls need the mapping's base path, and users
+// report 403s. Without DomainName the template is unchanged.
+//
 // # Logical IDs
 //
 // Resources get logical IDs from their construct ids, as CDK does. With

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 )
 
@@ -146,6 +147,22 @@ type WebSocketAPIProps struct {
 	// DisableDashboard leaves out the CloudWatch dashboard (defined by
 	// default).
 	DisableDashboard bool
+
+	// A custom domain (domain.go); without DomainName nothing of it is
+	// defined. DomainName (e.g. chat.example.com, one host, no wildcard)
+	// and CertificateARN (an ACM certificate for it, in the stack's Region:
+	// WebSocket APIs take Regional domains only) give a Regional
+	// AWS::ApiGatewayV2::DomainName with TLS 1.2, mapped at its root to the
+	// stage: URL becomes wss://<DomainName>. ConnectionsEndpoint stays on
+	// execute-api. A Route 53 hosted zone that holds the name, HostedZone
+	// or HostedZoneID with HostedZoneName (imported), adds an alias A
+	// record; without one, point the name at the domain's regional domain
+	// name yourself.
+	DomainName     string
+	CertificateARN string
+	HostedZone     awsroute53.IHostedZone
+	HostedZoneID   string
+	HostedZoneName string
 }
 
 var (
@@ -263,5 +280,6 @@ func (p WebSocketAPIProps) Validate() error {
 		bad("LambdaArchitecture %q: want arm64 or x86_64", p.LambdaArchitecture)
 	}
 	p.validateObservability(bad)
+	p.validateDomain(bad)
 	return errors.Join(errs...)
 }

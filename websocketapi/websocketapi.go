@@ -68,6 +68,7 @@ func NewWebSocketAPI(scope constructs.Construct, id string, props *WebSocketAPIP
 
 	b := &builder{Construct: constructs.NewConstruct(scope, jsii.String(id)), props: p, routeIDs: map[string]string{}}
 	b.stack = awscdk.Stack_Of(b.Construct)
+	b.checkDomainRegion(id)
 
 	b.addTable()
 	b.addIdentityProvider()
@@ -78,6 +79,7 @@ func NewWebSocketAPI(scope constructs.Construct, id string, props *WebSocketAPIP
 	b.addLogRoleSetting()
 	b.addStage()
 	b.addRoutes()
+	b.addDomain()
 	b.addObservability()
 	b.addNagSuppressions()
 	return &WebSocketAPI{b: b}
@@ -117,6 +119,9 @@ type builder struct {
 	// obs holds the metrics namespace, the alarms, their topic and the
 	// dashboard.
 	obs observability
+
+	// domain is the custom domain, its mapping and alias record (domain.go).
+	domain customDomain
 }
 
 func (b *builder) addTable() {

@@ -188,6 +188,21 @@ func TestCustomDomainWithZoneOfALibraryUser(t *testing.T) {
 	})
 }
 
+func TestCustomDomainWithZoneImportedByID(t *testing.T) {
+	defer func() {
+		r := recover()
+		if r == nil || !strings.Contains(r.(string), "HostedZone: its name must be known") {
+			t.Errorf("panic = %v, want one saying the zone's name is needed", r)
+		}
+	}()
+	app := awscdk.NewApp(nil)
+	stack := awscdk.NewStack(app, jsii.String("ZoneByID"), nil)
+	websocketapi.NewWebSocketAPI(stack, "Chat", &websocketapi.WebSocketAPIProps{
+		ModuleDir: "..", DomainName: "chat.example.com", CertificateARN: domainCertificateARN,
+		HostedZone: awsroute53.HostedZone_FromHostedZoneId(stack, jsii.String("Zone"), jsii.String(domainZoneID)),
+	})
+}
+
 // TestCustomDomainNagAndLint: cdk-nag stays clean and cfn-lint finds
 // nothing on the domain variant, as TestCDKNag and TestCfnLint require of
 // variants(t).

@@ -94,13 +94,28 @@ func (p WebSocketAPIProps) validateDomain(bad func(format string, args ...any)) 
 		bad("HostedZoneName %q: want a lowercase DNS name such as example.com", p.HostedZoneName)
 	}
 	if p.HostedZone != nil {
-		if name := p.HostedZone.ZoneName(); name != nil && !*awscdk.Token_IsUnresolved(name) {
+		name, err := hostedZoneName(p.HostedZone)
+		switch {
+		case err != nil:
+			bad("HostedZone: its name must be known for the alias record (import it with HostedZone_FromHostedZoneAttributes, not FromHostedZoneId): %v", err)
+		case name != nil && !*awscdk.Token_IsUnresolved(name):
 			zoneName = strings.TrimSuffix(*name, ".")
 		}
 	}
 	if zoneName != "" && p.DomainName != zoneName && !strings.HasSuffix(p.DomainName, "."+zoneName) {
 		bad("DomainName %q is not in the hosted zone %q: the alias record must be the domain itself or a name under the zone", p.DomainName, zoneName)
 	}
+}
+
+// hostedZoneName is the zone's name; a zone imported by id alone throws
+// when asked.
+func hostedZoneName(zone awsroute53.IHostedZone) (name *string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return zone.ZoneName(), nil
 }
 
 // certificateRegion is the Region of a valid CertificateARN.

@@ -121,6 +121,21 @@ func contextGetter(node constructs.Node) func(string) (string, bool) {
 	}
 }
 
+// parseInto sets *dst from context key when it is set, and records why
+// when its value does not parse (dst then gets parse's zero value, and
+// Validate reports the other problems: every problem at once).
+func parseInto[T any](get func(string) (string, bool), errs *[]error, key, want string, dst *T, parse func(string) (T, error)) {
+	v, ok := get(key)
+	if !ok {
+		return
+	}
+	parsed, err := parse(strings.TrimSpace(v))
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("%s=%q: %s", key, v, want))
+	}
+	*dst = parsed
+}
+
 func propsFromContext(get func(string) (string, bool)) (WebSocketStackProps, error) {
 	var p WebSocketStackProps
 	var errs []error
@@ -130,23 +145,10 @@ func propsFromContext(get func(string) (string, bool)) (WebSocketStackProps, err
 		}
 	}
 	num := func(key string, dst *float64) {
-		if v, ok := get(key); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: not a number", key, v))
-			}
-			*dst = f
-		}
+		parseInto(get, &errs, key, "not a number", dst, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) })
 	}
-	integer := func(key string, dst *int) {
-		if v, ok := get(key); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: not a whole number", key, v))
-			}
-			*dst = n
-		}
-	}
+	integer := func(key string, dst *int) { parseInto(get, &errs, key, "not a whole number", dst, strconv.Atoi) }
+	boolean := func(key string, dst *bool) { parseInto(get, &errs, key, "want true or false", dst, strconv.ParseBool) }
 
 	str("stageName", &p.StageName)
 	str("identitySource", &p.IdentitySource)
@@ -168,15 +170,6 @@ func propsFromContext(get func(string) (string, bool)) (WebSocketStackProps, err
 	integer("maxMessageBytes", &p.MaxMessageBytes)
 	integer("maxInFlight", &p.MaxInFlight)
 	str("lambdaArchitecture", &p.LambdaArchitecture)
-	boolean := func(key string, dst *bool) {
-		if v, ok := get(key); ok {
-			b, err := strconv.ParseBool(strings.TrimSpace(v))
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: want true or false", key, v))
-			}
-			*dst = b
-		}
-	}
 	boolean("apiGatewayCloudWatchRoleExists", &p.APIGatewayCloudWatchRoleExists)
 	boolean("disableTracing", &p.DisableTracing)
 	boolean("disableAlarms", &p.DisableAlarms)

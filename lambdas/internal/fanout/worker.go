@@ -1,0 +1,416 @@
+package fanout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
+
+	"wsapi/lambdas/internal/reply"
+)
+
+// typeDelivery is the delivery report's frame type. TODO(contract): move to
+// contract (and its frame type to package reply).
+const typeDelivery = "delivery"
+
+// ErrThrottled is what a Poster returns (wrapped or not) when the
+// Management API throttled the post (HTTP 429, LimitExceededException).
+// The adapter maps the SDK's typed error to it with errors.As.
+var ErrThrottled = errors.New("post throttled")
+
+// Pager reads one page of segment (of total) of the connections table,
+// starting after startKey ("" for the segment's start). nextKey is "" when
+// the segment has no more pages; otherwise it is opaque to the worker and
+// is stored in checkpoints as is.
+type Pager interface {
+	Page(ctx context.Context, segment, total int, startKey string) (ids []string, nextKey string, err error)
+}
+
+// Poster posts a frame to a connection. A gone connection is an error
+// matching reply.ErrGone, a throttled post one matching ErrThrottled.
+type Poster interface {
+	Send(ctx context.Context, connectionID string, data []byte) error
+}
+
+// Remover deletes a connection's row; connections.Deleter is the DynamoDB
+// one.
+type Remover interface {
+	Delete(ctx context.Context, connectionID string) error
+}
+
+// Counts are what posts did.
+type Counts struct {
+	Delivered int `json:"delivered"`
+	Stale     int `json:"stale"`
+	Failed    int `json:"failed"`
+}
+
+func (c *Counts) add(o Counts) {
+	c.Delivered += o.Delivered
+	c.Stale += o.Stale
+	c.Failed += o.Failed
+}
+
+// Checkpoint is a shard's progress: the key to resume after, the counts of
+// the pages before it, and whether the segment has no pages left.
+type Checkpoint struct {
+	Key      string
+	Counts   Counts
+	Finished bool
+}
+
+// Checkpoints stores shards' progress, keyed by job id and segment.
+type Checkpoints interface {
+	// Load returns the stored checkpoint, found false when there is none.
+	Load(ctx context.Context, jobID string, segment int) (cp Checkpoint, found bool, err error)
+	Save(ctx context.Context, jobID string, segment int, cp Checkpoint) error
+}
+
+// Totals are a job's counts over its finished shards.
+type Totals struct {
+	Counts
+	ShardsDone int
+}
+
+// Counters adds a finished shard's counts to its job's totals atomically.
+// Add must apply once per (jobID, segment): a second call for the same
+// segment changes nothing and returns the current totals, so a redelivered
+// shard neither counts twice nor finishes the job early.
+type Counters interface {
+	Add(ctx context.Context, jobID string, segment int, c Counts) (Totals, error)
+}
+
+// Clock is the time the worker waits on; tests inject a fake one.
+type Clock interface {
+	Now() time.Time
+	// Sleep waits for d or until ctx is done, returning ctx's error then.
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// Config tunes a worker. Zero fields mean the defaults.
+type Config struct {
+	// MaxInFlight is the most posts at a time.
+	MaxInFlight int
+	// PostsPerSecond and Burst are the worker's token bucket; every post
+	// attempt takes a token. +Inf means no limit.
+	PostsPerSecond float64
+	Burst          int
+	// MaxAttempts is the most attempts at one throttled post, the first
+	// included.
+	MaxAttempts int
+	// BaseBackoff is the ceiling of the first retry's wait, doubled for
+	// each later one up to MaxBackoff; each wait is uniform below its
+	// ceiling (full jitter).
+	BaseBackoff, MaxBackoff time.Duration
+}
+
+// Defaults. They are starting points, not derived from a documented
+// Management API quota: the account's API Gateway throttle is shared with
+// every other call, so the rate is to be set from the stack.
+// TODO(contract): the environment variables that set them.
+const (
+	DefaultMaxInFlight    = 16
+	DefaultPostsPerSecond = 500
+	DefaultBurst          = 50
+	DefaultMaxAttempts    = 5
+	DefaultBaseBackoff    = 50 * time.Millisecond
+	DefaultMaxBackoff     = 2 * time.Second
+)
+
+func (c Config) withDefaults() Config {
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = DefaultMaxInFlight
+	}
+	if c.PostsPerSecond <= 0 || math.IsNaN(c.PostsPerSecond) {
+		c.PostsPerSecond = DefaultPostsPerSecond
+	}
+	if c.Burst <= 0 {
+		c.Burst = DefaultBurst
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.BaseBackoff <= 0 {
+		c.BaseBackoff = DefaultBaseBackoff
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = DefaultMaxBackoff
+	}
+	c.MaxBackoff = max(c.MaxBackoff, c.BaseBackoff)
+	return c
+}
+
+// Option changes what a Worker waits on or logs to.
+type Option func(*Worker)
+
+// WithClock replaces the real clock.
+func WithClock(c Clock) Option { return func(w *Worker) { w.clock = c } }
+
+// WithRand replaces the jitter's source: randN(n) must return a value in
+// [0, n) for n > 0.
+func WithRand(randN func(n int64) int64) Option { return func(w *Worker) { w.randN = randN } }
+
+// WithLogger sets the logger; without it the worker logs nothing.
+func WithLogger(l *slog.Logger) Option { return func(w *Worker) { w.log = l } }
+
+// Worker processes shards. One Worker may process several shards at once;
+// they share its rate limiter.
+type Worker struct {
+	pager    Pager
+	poster   Poster
+	remover  Remover
+	cps      Checkpoints
+	counters Counters
+	cfg      Config
+	limiter  *rate.Limiter
+	// reserve serialises reading the clock and reserving a token, so the
+	// limiter sees non-decreasing times: it takes an earlier time than its
+	// last as its new last, and would then count the gap's tokens twice.
+	reserve sync.Mutex
+	clock   Clock
+	randN   func(int64) int64
+	log     *slog.Logger
+}
+
+// New returns a Worker.
+func New(pager Pager, poster Poster, remover Remover, cps Checkpoints, counters Counters, cfg Config, opts ...Option) *Worker {
+	cfg = cfg.withDefaults()
+	limit := rate.Limit(cfg.PostsPerSecond)
+	if math.IsInf(cfg.PostsPerSecond, 1) {
+		limit = rate.Inf
+	}
+	w := &Worker{
+		pager: pager, poster: poster, remover: remover, cps: cps, counters: counters,
+		cfg:     cfg,
+		limiter: rate.NewLimiter(limit, cfg.Burst),
+		clock:   realClock{},
+		randN:   rand.Int64N,
+		log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	for _, o := range opts {
+		o(w)
+	}
+	return w
+}
+
+// Result is what one ProcessShard did.
+type Result struct {
+	// Counts are the shard's, the resumed pages' included.
+	Counts Counts
+	// Pages is how many pages this call read and posted.
+	Pages int
+	// Resumed is true when a checkpoint was found.
+	Resumed bool
+	// Last is true when the job's shards were all done after this one:
+	// the delivery report was posted (or the sender was gone).
+	Last bool
+}
+
+// ProcessShard posts the shard's frame to every connection of its segment
+// but the sender's, checkpointing after each page, then adds its counts to
+// the job's and, if it was the last shard, posts the delivery report.
+//
+// An error means the shard is to be retried (SQS redelivers it): a listing,
+// checkpoint or counter failure, ctx done, or the report's post failing
+// other than with a gone sender. Failed posts are counted, not returned.
+func (w *Worker) ProcessShard(ctx context.Context, s Shard) (Result, error) {
+	if err := s.Validate(); err != nil {
+		return Result{}, err
+	}
+	log := w.log.With("messageId", s.ID, "segment", s.Segment, "totalShards", s.TotalShards)
+
+	cp, found, err := w.cps.Load(ctx, s.ID, s.Segment)
+	if err != nil {
+		return Result{}, fmt.Errorf("load checkpoint of %s/%d: %w", s.ID, s.Segment, err)
+	}
+	res := Result{Resumed: found}
+	if !found {
+		cp = Checkpoint{}
+	}
+	for !cp.Finished {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		ids, next, err := w.pager.Page(ctx, s.Segment, s.TotalShards, cp.Key)
+		if err != nil {
+			return res, fmt.Errorf("page of %s/%d after %q: %w", s.ID, s.Segment, cp.Key, err)
+		}
+		c, err := w.postPage(ctx, log, s.Job, ids)
+		if err != nil {
+			// The page is not checkpointed: a retry sends it again.
+			return res, err
+		}
+		cp.Counts.add(c)
+		cp.Key, cp.Finished = next, next == ""
+		res.Pages++
+		if err := w.cps.Save(ctx, s.ID, s.Segment, cp); err != nil {
+			return res, fmt.Errorf("save checkpoint of %s/%d: %w", s.ID, s.Segment, err)
+		}
+	}
+	res.Counts = cp.Counts
+
+	totals, err := w.counters.Add(ctx, s.ID, s.Segment, cp.Counts)
+	if err != nil {
+		return res, fmt.Errorf("add counts of %s/%d: %w", s.ID, s.Segment, err)
+	}
+	log.InfoContext(ctx, "shard done", "delivered", cp.Counts.Delivered, "stale", cp.Counts.Stale,
+		"failed", cp.Counts.Failed, "pages", res.Pages, "resumed", found, "shardsDone", totals.ShardsDone)
+	if totals.ShardsDone < s.TotalShards {
+		return res, nil
+	}
+	res.Last = true
+	return res, w.report(ctx, log, s.Job, totals.Counts)
+}
+
+// report posts the delivery report to the sender.
+func (w *Worker) report(ctx context.Context, log *slog.Logger, j Job, c Counts) error {
+	frame, err := json.Marshal(deliveryFrame{Type: typeDelivery, ID: j.ID, Counts: c})
+	if err != nil {
+		return fmt.Errorf("encode delivery report: %w", err)
+	}
+	err = w.post(ctx, j.Sender, frame)
+	switch {
+	case err == nil:
+		log.InfoContext(ctx, "delivery reported", "delivered", c.Delivered, "stale", c.Stale, "failed", c.Failed)
+		return nil
+	case errors.Is(err, reply.ErrGone):
+		log.InfoContext(ctx, "sender gone before the delivery report")
+		return nil
+	default:
+		return fmt.Errorf("post delivery report of %s: %w", j.ID, err)
+	}
+}
+
+// deliveryFrame is {"type":"delivery","id":...,"delivered":N,"stale":M,"failed":K}.
+type deliveryFrame struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+	Counts
+}
+
+// postPage posts the frame to ids (the sender's skipped), MaxInFlight at a
+// time, and returns the counts once every post is done. The error is ctx's
+// when it ended meanwhile: the page's counts are then not to be kept.
+func (w *Worker) postPage(ctx context.Context, log *slog.Logger, j Job, ids []string) (Counts, error) {
+	var (
+		mu sync.Mutex
+		c  Counts
+		g  errgroup.Group
+	)
+	g.SetLimit(w.cfg.MaxInFlight)
+	for _, id := range ids {
+		if id == j.Sender {
+			continue
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			err := w.post(ctx, id, j.Frame)
+			var o Counts
+			switch {
+			case err == nil:
+				o.Delivered = 1
+			case errors.Is(err, reply.ErrGone):
+				o.Stale = 1
+				// Best effort: the TTL removes the row if this fails.
+				if err := w.remover.Delete(ctx, id); err != nil {
+					log.WarnContext(ctx, "removing a gone connection failed", "recipientConnectionId", id, "error", err)
+				}
+			case ctx.Err() != nil:
+				return nil // the page is dropped and sent again
+			default:
+				o.Failed = 1
+				log.WarnContext(ctx, "post failed", "recipientConnectionId", id, "error", err)
+			}
+			mu.Lock()
+			c.add(o)
+			mu.Unlock()
+			return nil
+		})
+	}
+	_ = g.Wait() // the goroutines return nil
+	if err := ctx.Err(); err != nil {
+		return Counts{}, err
+	}
+	return c, nil
+}
+
+// post makes up to MaxAttempts attempts, each after a token from the rate
+// limiter, retrying only a throttled post, after a jittered backoff.
+func (w *Worker) post(ctx context.Context, id string, frame []byte) error {
+	for attempt := 0; ; attempt++ {
+		if err := w.wait(ctx); err != nil {
+			return err
+		}
+		err := w.poster.Send(ctx, id, frame)
+		if err == nil || !errors.Is(err, ErrThrottled) || attempt+1 >= w.cfg.MaxAttempts {
+			return err
+		}
+		if err := w.clock.Sleep(ctx, w.backoff(attempt)); err != nil {
+			return err
+		}
+	}
+}
+
+// backoff is the wait before retry attempt+1: uniform in [0, ceiling) with
+// ceiling BaseBackoff*2^attempt capped at MaxBackoff ("full jitter").
+func (w *Worker) backoff(attempt int) time.Duration {
+	return time.Duration(w.randN(int64(w.ceiling(attempt))))
+}
+
+func (w *Worker) ceiling(attempt int) time.Duration {
+	d := w.cfg.BaseBackoff
+	for range attempt {
+		if d >= w.cfg.MaxBackoff/2 {
+			return w.cfg.MaxBackoff
+		}
+		d *= 2
+	}
+	return min(d, w.cfg.MaxBackoff)
+}
+
+// wait takes one token from the limiter, sleeping on the clock until it is
+// due.
+func (w *Worker) wait(ctx context.Context) error {
+	w.reserve.Lock()
+	now := w.clock.Now()
+	r := w.limiter.ReserveN(now, 1)
+	w.reserve.Unlock()
+	if !r.OK() { // cannot happen: Burst >= 1
+		return errors.New("rate limiter refused a reservation")
+	}
+	d := r.DelayFrom(now)
+	if d <= 0 {
+		return nil
+	}
+	if err := w.clock.Sleep(ctx, d); err != nil {
+		r.CancelAt(w.clock.Now())
+		return err
+	}
+	return nil
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,419 @@
+package fanout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const (
+	testJobID  = "m1"
+	testSender = "sender"
+	base       = 100 * time.Millisecond
+)
+
+var testFrame = []byte(`{"type":"message","id":"m1","from":"alice","message":"hi <3","sentAt":"2026-01-01T00:00:00Z"}`)
+
+func testShard(segment, total int) Shard {
+	return Shard{Job: Job{ID: testJobID, Sender: testSender, Frame: testFrame, TotalShards: total}, Segment: segment}
+}
+
+type harness struct {
+	pager    *fakePager
+	poster   *fakePoster
+	remover  *fakeRemover
+	cps      *fakeCheckpoints
+	counters *fakeCounters
+	clock    *fakeClock
+	rand     *halfRand
+	w        *Worker
+}
+
+func newHarness(t *testing.T, pages map[int][][]string, cfg Config) *harness {
+	t.Helper()
+	h := &harness{
+		pager:    &fakePager{pages: pages},
+		remover:  &fakeRemover{},
+		cps:      &fakeCheckpoints{},
+		counters: &fakeCounters{},
+		clock:    newFakeClock(),
+		rand:     &halfRand{},
+	}
+	h.poster = &fakePoster{clock: h.clock}
+	h.w = New(h.pager, h.poster, h.remover, h.cps, h.counters, cfg, WithClock(h.clock), WithRand(h.rand.n))
+	return h
+}
+
+func noLimit(cfg Config) Config {
+	cfg.PostsPerSecond = math.Inf(1)
+	cfg.BaseBackoff = base
+	return cfg
+}
+
+func TestProcessShard(t *testing.T) {
+	threePages := map[int][][]string{0: {{"a", "b", "c"}, {"d", "e", "f"}, {"g", "h"}}}
+	all := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
+	throttled := []error{ErrThrottled, ErrThrottled}
+	tests := []struct {
+		name         string
+		pages        map[int][][]string
+		cfg          Config
+		gone, broken []string
+		script       map[string][]error
+		want         Counts
+		wantGot      []string // connections that got the frame, once each
+		wantDeleted  []string
+		wantAttempts map[string]int
+		wantAsked    []time.Duration // backoff ceilings
+		wantSleeps   []time.Duration
+	}{
+		{
+			name:    "three pages deliver to all",
+			pages:   threePages,
+			want:    Counts{Delivered: 8},
+			wantGot: all,
+		},
+		{
+			name:    "the sender's own connection is skipped",
+			pages:   map[int][][]string{0: {{"a", testSender}, {"b"}}},
+			want:    Counts{Delivered: 2},
+			wantGot: []string{"a", "b"},
+		},
+		{
+			name:         "gone connections are deleted and counted stale",
+			pages:        threePages,
+			gone:         []string{"b", "g"},
+			want:         Counts{Delivered: 6, Stale: 2},
+			wantGot:      []string{"a", "c", "d", "e", "f", "h"},
+			wantDeleted:  []string{"b", "g"},
+			wantAttempts: map[string]int{"b": 1, "g": 1},
+		},
+		{
+			name:         "other errors are counted failed, not retried, not deleted",
+			pages:        threePages,
+			broken:       []string{"e"},
+			want:         Counts{Delivered: 7, Failed: 1},
+			wantGot:      []string{"a", "b", "c", "d", "f", "g", "h"},
+			wantAttempts: map[string]int{"e": 1},
+		},
+		{
+			name:         "throttled twice then delivered once, after exponential jittered backoff",
+			pages:        threePages,
+			script:       map[string][]error{"d": throttled},
+			want:         Counts{Delivered: 8},
+			wantGot:      all,
+			wantAttempts: map[string]int{"d": 3},
+			wantAsked:    []time.Duration{base, 2 * base},
+			wantSleeps:   []time.Duration{base / 2, base},
+		},
+		{
+			name:         "throttled past MaxAttempts is counted failed, backoff capped",
+			pages:        threePages,
+			cfg:          Config{MaxAttempts: 4, MaxBackoff: 3 * base},
+			script:       map[string][]error{"d": {ErrThrottled, ErrThrottled, ErrThrottled, ErrThrottled, ErrThrottled}},
+			want:         Counts{Delivered: 7, Failed: 1},
+			wantGot:      []string{"a", "b", "c", "e", "f", "g", "h"},
+			wantAttempts: map[string]int{"d": 4},
+			wantAsked:    []time.Duration{base, 2 * base, 3 * base},
+			wantSleeps:   []time.Duration{base / 2, base, 3 * base / 2},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, tt.pages, noLimit(tt.cfg))
+			h.poster.script = tt.script
+			h.poster.gone = set(tt.gone)
+			h.poster.broken = set(tt.broken)
+
+			// Two shards: this one is not the last, so no report.
+			res, err := h.w.ProcessShard(context.Background(), testShard(0, 2))
+			if err != nil {
+				t.Fatalf("ProcessShard: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, res.Counts); diff != "" {
+				t.Errorf("counts (-want +got):\n%s", diff)
+			}
+			if res.Last || res.Resumed {
+				t.Errorf("Last, Resumed = %t, %t; want false, false", res.Last, res.Resumed)
+			}
+			if want := len(tt.pages[0]); res.Pages != want || h.cps.saves != want {
+				t.Errorf("pages %d, checkpoints saved %d; want %d", res.Pages, h.cps.saves, want)
+			}
+			var got []string
+			for id, frames := range h.poster.got {
+				got = append(got, id)
+				if len(frames) != 1 || string(frames[0]) != string(testFrame) {
+					t.Errorf("%s got %q, want the frame once", id, frames)
+				}
+			}
+			sort.Strings(got)
+			if diff := cmp.Diff(tt.wantGot, got); diff != "" {
+				t.Errorf("delivered to (-want +got):\n%s", diff)
+			}
+			deleted := slices.Sorted(slices.Values(h.remover.deleted))
+			if diff := cmp.Diff(tt.wantDeleted, deleted); diff != "" {
+				t.Errorf("deleted (-want +got):\n%s", diff)
+			}
+			for id, want := range tt.wantAttempts {
+				if got := h.poster.attempts[id]; got != want {
+					t.Errorf("attempts for %s = %d, want %d", id, got, want)
+				}
+			}
+			var asked []time.Duration
+			for _, n := range h.rand.asked {
+				asked = append(asked, time.Duration(n))
+			}
+			if diff := cmp.Diff(tt.wantAsked, asked); diff != "" {
+				t.Errorf("backoff ceilings (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantSleeps, h.clock.recorded()); diff != "" {
+				t.Errorf("sleeps (-want +got):\n%s", diff)
+			}
+			if got := h.counters.totals[testJobID]; got.Counts != tt.want || got.ShardsDone != 1 {
+				t.Errorf("job totals = %+v, want %+v and 1 shard done", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestBackoffWithinFullJitterBounds(t *testing.T) {
+	// Real jitter: every wait is in [0, ceiling) and the ceilings double
+	// up to the cap.
+	w := New(nil, nil, nil, nil, nil, Config{BaseBackoff: base, MaxBackoff: 1 * time.Second})
+	wantCeilings := []time.Duration{base, 2 * base, 4 * base, 8 * base, time.Second, time.Second}
+	for attempt, want := range wantCeilings {
+		if got := w.ceiling(attempt); got != want {
+			t.Errorf("ceiling(%d) = %v, want %v", attempt, got, want)
+		}
+		for range 200 {
+			if d := w.backoff(attempt); d < 0 || d >= want {
+				t.Fatalf("backoff(%d) = %v, want in [0, %v)", attempt, d, want)
+			}
+		}
+	}
+	if got := w.ceiling(200); got != time.Second {
+		t.Errorf("ceiling(200) = %v, want the cap", got)
+	}
+}
+
+func TestProcessShardResumesAfterKill(t *testing.T) {
+	// Four pages of three; the worker dies during page 3 (index 2).
+	pages := map[int][][]string{0: {{"a", "b", "c"}, {"d", "e", "f"}, {"g", "h", "i"}, {"j", "k", "l"}}}
+	tests := []struct {
+		name       string
+		afterPosts int    // cancel the context after this many posts
+		failAt     string // or fail the listing of this page
+	}{
+		{name: "context cancelled during page 3", afterPosts: 7},
+		{name: "listing page 3 fails", failAt: "0:p2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, inFlight := range []int{1, 3} {
+				h := newHarness(t, pages, noLimit(Config{MaxInFlight: inFlight}))
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				h.poster.afterPosts, h.poster.cancel = tt.afterPosts, cancel
+				h.pager.failAt = tt.failAt
+
+				if _, err := h.w.ProcessShard(ctx, testShard(0, 2)); err == nil {
+					t.Fatal("first run: no error, want the kill's")
+				}
+				if cp := h.cps.m[cpKey{testJobID, 0}]; cp.Key != "p2" || cp.Finished || cp.Counts.Delivered != 6 {
+					t.Fatalf("checkpoint after the kill = %+v, want after page 2 with 6 delivered", cp)
+				}
+
+				// SQS redelivers the message; a new invocation picks it up.
+				h.poster.afterPosts, h.pager.failAt = 0, ""
+				h.pager.calls = nil
+				res, err := h.w.ProcessShard(context.Background(), testShard(0, 2))
+				if err != nil {
+					t.Fatalf("retry: %v", err)
+				}
+				if !res.Resumed || res.Pages != 2 {
+					t.Errorf("retry: Resumed %t, Pages %d; want true, 2", res.Resumed, res.Pages)
+				}
+				if diff := cmp.Diff([]string{"0:p2", "0:p3"}, h.pager.calls); diff != "" {
+					t.Errorf("retry listed (-want +got):\n%s", diff)
+				}
+				if res.Counts != (Counts{Delivered: 12}) {
+					t.Errorf("retry counts = %+v, want 12 delivered, each once", res.Counts)
+				}
+				var dups []string
+				for _, page := range pages[0] {
+					for _, id := range page {
+						switch n := len(h.poster.got[id]); {
+						case n == 0:
+							t.Errorf("%s missed", id)
+						case n > 1:
+							dups = append(dups, id)
+						}
+					}
+				}
+				// Only page 3 may be sent twice.
+				for _, id := range dups {
+					if !slices.Contains(pages[0][2], id) {
+						t.Errorf("%s (not on page 3) sent %d times", id, len(h.poster.got[id]))
+					}
+				}
+				if tt.afterPosts > 0 && len(dups) == 0 {
+					t.Errorf("in flight %d: no duplicate, want page 3's first post sent again", inFlight)
+				}
+			}
+		})
+	}
+}
+
+func TestDeliveryReportAfterLastShard(t *testing.T) {
+	pages := map[int][][]string{
+		0: {{"a", testSender}, {"b"}},
+		1: {{"c", "gone1"}, {"d", "e"}},
+		2: {{"f", "broken1", "g"}},
+	}
+	want := deliveryFrame{Type: typeDelivery, ID: testJobID, Counts: Counts{Delivered: 7, Stale: 1, Failed: 1}}
+	tests := []struct {
+		name       string
+		order      []int
+		senderGone bool
+	}{
+		{name: "in order", order: []int{0, 1, 2}},
+		{name: "out of order", order: []int{2, 0, 1}},
+		{name: "sender gone", order: []int{1, 2, 0}, senderGone: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, pages, noLimit(Config{}))
+			h.poster.gone = set([]string{"gone1"})
+			h.poster.broken = set([]string{"broken1"})
+			if tt.senderGone {
+				h.poster.gone[testSender] = true
+			}
+			for i, seg := range tt.order {
+				res, err := h.w.ProcessShard(context.Background(), testShard(seg, 3))
+				if err != nil {
+					t.Fatalf("shard %d: %v", seg, err)
+				}
+				last := i == len(tt.order)-1
+				if res.Last != last {
+					t.Errorf("shard %d: Last = %t, want %t", seg, res.Last, last)
+				}
+				if got := len(h.poster.got[testSender]); !last && got != 0 {
+					t.Fatalf("after shard %d of %d: the sender got %d frames before the last shard", i+1, len(tt.order), got)
+				}
+			}
+			reports := h.poster.got[testSender]
+			if tt.senderGone {
+				if len(reports) != 0 {
+					t.Fatalf("gone sender got %q", reports)
+				}
+				return
+			}
+			if len(reports) != 1 {
+				t.Fatalf("sender got %d frames, want one report", len(reports))
+			}
+			var got deliveryFrame
+			if err := json.Unmarshal(reports[0], &got); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("report (-want +got):\n%s", diff)
+			}
+			if s := string(reports[0]); s != `{"type":"delivery","id":"m1","delivered":7,"stale":1,"failed":1}` {
+				t.Errorf("report = %s", s)
+			}
+
+			// A redelivered shard counts nothing twice and sends nothing
+			// but the report again (at least once; clients drop it by id).
+			before := h.poster.total()
+			res, err := h.w.ProcessShard(context.Background(), testShard(tt.order[0], 3))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.Last || res.Pages != 0 || !res.Resumed {
+				t.Errorf("redelivered: %+v, want Last, Resumed, no page", res)
+			}
+			if h.poster.total() != before+1 || len(h.poster.got[testSender]) != 2 || string(h.poster.got[testSender][1]) != string(reports[0]) {
+				t.Errorf("redelivered: posts %d -> %d, sender frames %q; want the same report once more", before, h.poster.total(), h.poster.got[testSender])
+			}
+		})
+	}
+}
+
+func TestRateLimiterBoundsPostsPerSecond(t *testing.T) {
+	const (
+		perSecond = 10
+		burst     = 2
+		n         = 40
+	)
+	var ids []string
+	for i := range n {
+		ids = append(ids, string(rune('A'+i)))
+	}
+	pages := map[int][][]string{0: {ids[:25], ids[25:]}}
+	for _, inFlight := range []int{1, 4} {
+		h := newHarness(t, pages, Config{MaxInFlight: inFlight, PostsPerSecond: perSecond, Burst: burst})
+		start := h.clock.Now()
+		res, err := h.w.ProcessShard(context.Background(), testShard(0, 2))
+		if err != nil || res.Counts.Delivered != n {
+			t.Fatalf("in flight %d: %+v, %v", inFlight, res.Counts, err)
+		}
+		times := slices.SortedFunc(slices.Values(h.poster.times), func(a, b time.Time) int { return a.Compare(b) })
+		// By any time t, at most burst + rate*t posts.
+		for k, at := range times {
+			if limit := burst + perSecond*at.Sub(start).Seconds() + 1e-6; float64(k+1) > limit {
+				t.Errorf("in flight %d: post %d at +%v, over %v", inFlight, k+1, at.Sub(start), limit)
+			}
+		}
+		// In any one second, at most burst + rate posts. Only checked
+		// sequentially: with posts in flight together, the fake clock
+		// advances by the sum of concurrent sleeps, so posts happen after
+		// their token was due and may bunch up (as real scheduling delays
+		// could); the cumulative bound above holds either way.
+		for i, from := range times {
+			if inFlight > 1 {
+				break
+			}
+			j := i
+			for j < len(times) && times[j].Before(from.Add(time.Second)) {
+				j++
+			}
+			if j-i > burst+perSecond {
+				t.Errorf("in flight %d: %d posts in the second from +%v", inFlight, j-i, from.Sub(start))
+			}
+		}
+		// And it did pace them: the last post is no sooner than the bucket
+		// allows (fake time; nothing really slept).
+		if min := time.Duration(n-burst) * time.Second / perSecond; times[n-1].Sub(start) < min {
+			t.Errorf("in flight %d: last post at +%v, want >= +%v", inFlight, times[n-1].Sub(start), min)
+		}
+		if inFlight == 1 && times[n-1].Sub(start) != time.Duration(n-burst)*time.Second/perSecond {
+			t.Errorf("in flight 1: last post at +%v, want exactly +%v", times[n-1].Sub(start), time.Duration(n-burst)*time.Second/perSecond)
+		}
+	}
+}
+
+func TestProcessShardRefusesInvalidShard(t *testing.T) {
+	h := newHarness(t, nil, Config{})
+	s := testShard(3, 2)
+	if _, err := h.w.ProcessShard(context.Background(), s); !errors.Is(err, ErrInvalidShard) {
+		t.Errorf("err = %v, want ErrInvalidShard", err)
+	}
+	if len(h.pager.calls) != 0 {
+		t.Errorf("listed %v for an invalid shard", h.pager.calls)
+	}
+}
+
+func set(ids []string) map[string]bool {
+	m := map[string]bool{}
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m
+}

@@ -539,33 +539,44 @@ type batchResult struct {
 }
 
 func (s *Server) httpDeleteMessageBatch(r *http.Request) (any, error) {
+	type entry struct{ Id, ReceiptHandle string }
 	var in struct {
 		QueueUrl string
-		Entries  []struct{ Id, ReceiptHandle string }
+		Entries  []entry
 	}
-	if err := decode(r, &in); err != nil {
+	return batchOnQueue(s, r, &in.QueueUrl, &in, &in.Entries,
+		func(e entry) string { return e.Id },
+		func(q *queue, e entry) error { return s.deleteMessage(q, e.ReceiptHandle) })
+}
+
+// batchOnQueue runs one of the receipt-handle batch actions: it decodes the
+// request into in, finds the queue, checks the batch's ids (count,
+// distinct, well-formed) and applies do to each entry, each entry
+// succeeding or failing on its own, as SQS answers a batch.
+func batchOnQueue[E any](s *Server, r *http.Request, queueURL *string, in any, entries *[]E, id func(E) string, do func(*queue, E) error) (any, error) {
+	if err := decode(r, in); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	q, err := s.byURL(in.QueueUrl)
+	q, err := s.byURL(*queueURL)
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]string, len(in.Entries))
-	for i, e := range in.Entries {
-		ids[i] = e.Id
+	ids := make([]string, len(*entries))
+	for i, e := range *entries {
+		ids[i] = id(e)
 	}
 	if err := checkBatch(ids); err != nil {
 		return nil, err
 	}
 	out := batchResult{Successful: []idOnly{}, Failed: []batchFailure{}}
-	for _, e := range in.Entries {
-		if err := s.deleteMessage(q, e.ReceiptHandle); err != nil {
-			out.Failed = append(out.Failed, failure(e.Id, err))
+	for _, e := range *entries {
+		if err := do(q, e); err != nil {
+			out.Failed = append(out.Failed, failure(id(e), err))
 			continue
 		}
-		out.Successful = append(out.Successful, idOnly{e.Id})
+		out.Successful = append(out.Successful, idOnly{id(e)})
 	}
 	return out, nil
 }
@@ -591,36 +602,15 @@ func (s *Server) httpChangeMessageVisibility(r *http.Request) (any, error) {
 }
 
 func (s *Server) httpChangeMessageVisibilityBatch(r *http.Request) (any, error) {
+	type entry struct {
+		Id, ReceiptHandle string
+		VisibilityTimeout int
+	}
 	var in struct {
 		QueueUrl string
-		Entries  []struct {
-			Id, ReceiptHandle string
-			VisibilityTimeout int
-		}
+		Entries  []entry
 	}
-	if err := decode(r, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, err := s.byURL(in.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]string, len(in.Entries))
-	for i, e := range in.Entries {
-		ids[i] = e.Id
-	}
-	if err := checkBatch(ids); err != nil {
-		return nil, err
-	}
-	out := batchResult{Successful: []idOnly{}, Failed: []batchFailure{}}
-	for _, e := range in.Entries {
-		if err := s.changeVisibility(q, e.ReceiptHandle, e.VisibilityTimeout); err != nil {
-			out.Failed = append(out.Failed, failure(e.Id, err))
-			continue
-		}
-		out.Successful = append(out.Successful, idOnly{e.Id})
-	}
-	return out, nil
+	return batchOnQueue(s, r, &in.QueueUrl, &in, &in.Entries,
+		func(e entry) string { return e.Id },
+		func(q *queue, e entry) error { return s.changeVisibility(q, e.ReceiptHandle, e.VisibilityTimeout) })
 }

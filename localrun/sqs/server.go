@@ -155,6 +155,17 @@ func (s *Server) createQueue(name string, attrs map[string]string, host string) 
 
 // byURL finds the queue a QueueUrl names by its last path segment, as AWS
 // addresses queues by account and name; called with s.mu held.
+// onQueue runs fn on the queue at queueURL, under the server's lock.
+func (s *Server) onQueue(queueURL string, fn func(*queue) (any, error)) (any, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q, err := s.byURL(queueURL)
+	if err != nil {
+		return nil, err
+	}
+	return fn(q)
+}
+
 func (s *Server) byURL(u string) (*queue, error) {
 	p, err := url.Parse(u)
 	if u == "" || err != nil {
@@ -301,20 +312,16 @@ func (s *Server) httpGetQueueAttributes(r *http.Request) (any, error) {
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, err := s.byURL(in.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
-	attrs, err := s.attributes(q, in.AttributeNames)
-	if err != nil {
-		return nil, err
-	}
-	if len(attrs) == 0 {
-		return struct{}{}, nil
-	}
-	return map[string]any{"Attributes": attrs}, nil
+	return s.onQueue(in.QueueUrl, func(q *queue) (any, error) {
+		attrs, err := s.attributes(q, in.AttributeNames)
+		if err != nil {
+			return nil, err
+		}
+		if len(attrs) == 0 {
+			return struct{}{}, nil
+		}
+		return map[string]any{"Attributes": attrs}, nil
+	})
 }
 
 type sendEntry struct {
@@ -351,17 +358,13 @@ func (s *Server) httpSendMessage(r *http.Request) (any, error) {
 	if err := in.check(); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, err := s.byURL(in.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
-	m, err := s.send(q, in.MessageBody, in.DelaySeconds)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]string{"MessageId": m.id, "MD5OfMessageBody": m.md5}, nil
+	return s.onQueue(in.QueueUrl, func(q *queue) (any, error) {
+		m, err := s.send(q, in.MessageBody, in.DelaySeconds)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]string{"MessageId": m.id, "MD5OfMessageBody": m.md5}, nil
+	})
 }
 
 var batchID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
@@ -519,16 +522,12 @@ func (s *Server) httpDeleteMessage(r *http.Request) (any, error) {
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, err := s.byURL(in.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.deleteMessage(q, in.ReceiptHandle); err != nil {
-		return nil, err
-	}
-	return struct{}{}, nil
+	return s.onQueue(in.QueueUrl, func(q *queue) (any, error) {
+		if err := s.deleteMessage(q, in.ReceiptHandle); err != nil {
+			return nil, err
+		}
+		return struct{}{}, nil
+	})
 }
 
 type idOnly struct{ Id string }
@@ -557,28 +556,24 @@ func batchOnQueue[E any](s *Server, r *http.Request, queueURL *string, in any, e
 	if err := decode(r, in); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, err := s.byURL(*queueURL)
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]string, len(*entries))
-	for i, e := range *entries {
-		ids[i] = id(e)
-	}
-	if err := checkBatch(ids); err != nil {
-		return nil, err
-	}
-	out := batchResult{Successful: []idOnly{}, Failed: []batchFailure{}}
-	for _, e := range *entries {
-		if err := do(q, e); err != nil {
-			out.Failed = append(out.Failed, failure(id(e), err))
-			continue
+	return s.onQueue(*queueURL, func(q *queue) (any, error) {
+		ids := make([]string, len(*entries))
+		for i, e := range *entries {
+			ids[i] = id(e)
 		}
-		out.Successful = append(out.Successful, idOnly{id(e)})
-	}
-	return out, nil
+		if err := checkBatch(ids); err != nil {
+			return nil, err
+		}
+		out := batchResult{Successful: []idOnly{}, Failed: []batchFailure{}}
+		for _, e := range *entries {
+			if err := do(q, e); err != nil {
+				out.Failed = append(out.Failed, failure(id(e), err))
+				continue
+			}
+			out.Successful = append(out.Successful, idOnly{id(e)})
+		}
+		return out, nil
+	})
 }
 
 func (s *Server) httpChangeMessageVisibility(r *http.Request) (any, error) {
@@ -589,16 +584,12 @@ func (s *Server) httpChangeMessageVisibility(r *http.Request) (any, error) {
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, err := s.byURL(in.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.changeVisibility(q, in.ReceiptHandle, in.VisibilityTimeout); err != nil {
-		return nil, err
-	}
-	return struct{}{}, nil
+	return s.onQueue(in.QueueUrl, func(q *queue) (any, error) {
+		if err := s.changeVisibility(q, in.ReceiptHandle, in.VisibilityTimeout); err != nil {
+			return nil, err
+		}
+		return struct{}{}, nil
+	})
 }
 
 func (s *Server) httpChangeMessageVisibilityBatch(r *http.Request) (any, error) {

@@ -23,24 +23,6 @@ var _ esm.Invoker = gateway.Function(nil)
 
 const wait = 5 * time.Second // Eventually's limit; conditions hold much sooner
 
-// fakeClock is the queue's injected clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // fakeFunction records every event and answers with respond.
 type fakeFunction struct {
 	respond func(ctx context.Context, ev events.SQSEvent) (gateway.Result, error)
@@ -102,7 +84,7 @@ func (f *fakeFunction) received() map[string][]events.SQSMessage {
 
 type env struct {
 	srv   *sqs.Server
-	clock *fakeClock
+	clock *testutil.Clock
 	q     *sqs.Queue
 	dlq   *sqs.Queue
 }
@@ -111,7 +93,7 @@ type env struct {
 // maxReceive > 0, a dead-letter queue "jobs-dlq".
 func newEnv(t *testing.T, maxReceive int) *env {
 	t.Helper()
-	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clock := testutil.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	e := &env{srv: sqs.New(sqs.Options{Region: "eu-west-1", Now: clock.Now}), clock: clock}
 	attrs := map[string]string{"VisibilityTimeout": "30"}
 	if maxReceive > 0 {

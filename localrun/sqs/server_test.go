@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,36 +15,19 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 
+	"wsapi/internal/testutil"
 	localsqs "wsapi/localrun/sqs"
 )
 
-// fakeClock is the injected clock: tests move it instead of sleeping.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type env struct {
 	srv   *localsqs.Server
-	clock *fakeClock
+	clock *testutil.Clock
 	c     *awssqs.Client
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clock := testutil.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	srv := localsqs.New(localsqs.Options{Now: clock.Now})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
@@ -583,7 +565,7 @@ func TestQueueAttributes(t *testing.T) {
 }
 
 func TestGoAPI(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1e9, 0)}
+	clock := testutil.NewClock(time.Unix(1e9, 0))
 	srv := localsqs.New(localsqs.Options{Now: clock.Now, Region: "eu-west-1", Account: "123456789012"})
 	q, err := srv.CreateQueue("jobs", map[string]string{"VisibilityTimeout": "30"})
 	if err != nil {

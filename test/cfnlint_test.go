@@ -15,6 +15,14 @@ import (
 // in the machine image (pip); without it the test fails in CI and skips
 // elsewhere, naming what to install.
 func TestCfnLint(t *testing.T) {
+	lintTemplates(t, variants(t))
+}
+
+// lintTemplates runs cfn-lint once on the stacks' templates, by name, and
+// fails t for every finding. Without cfn-lint it fails in CI and skips
+// elsewhere, naming what to install.
+func lintTemplates(t *testing.T, stacks map[string]*synthesized) {
+	t.Helper()
 	if _, err := exec.LookPath("cfn-lint"); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("cfn-lint is not installed; CI needs it (%s)", cfnlint.Install)
@@ -23,7 +31,7 @@ func TestCfnLint(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var files []string
-	for name, s := range variants(t) {
+	for name, s := range stacks {
 		file := filepath.Join(dir, name+".template.json")
 		if err := os.WriteFile(file, s.raw, 0o644); err != nil {
 			t.Fatal(err)
@@ -37,5 +45,5 @@ func TestCfnLint(t *testing.T) {
 	for _, f := range findings {
 		t.Errorf("%s: %s %s at %v: %s", filepath.Base(f.Filename), f.Level, f.Rule.ID, f.Location.Path, f.Message)
 	}
-	t.Logf("cfn-lint: %d variants, %d findings (ignored: %v)", len(files), len(findings), cfnlint.IgnoredRules())
+	t.Logf("cfn-lint: %d templates, %d findings (ignored: %v)", len(files), len(findings), cfnlint.IgnoredRules())
 }

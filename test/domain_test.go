@@ -1,10 +1,6 @@
 package test
 
 import (
-	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,7 +10,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/jsii-runtime-go"
 
-	"wsapi/internal/cfnlint"
 	"wsapi/stacks"
 	"wsapi/websocketapi"
 )
@@ -208,30 +203,6 @@ func TestCustomDomainWithZoneImportedByID(t *testing.T) {
 // variants(t).
 func TestCustomDomainNagAndLint(t *testing.T) {
 	s := domainStack(t)
-	annotations := assertions.Annotations_FromStack(s.stack)
-	finding := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))
-	for _, m := range *annotations.FindError(jsii.String("*"), finding) {
-		t.Errorf("cdk-nag error: %s", asJSON(m))
-	}
-	for _, m := range *annotations.FindWarning(jsii.String("*"), finding) {
-		t.Errorf("cdk-nag warning: %s", asJSON(m))
-	}
-
-	if _, err := exec.LookPath("cfn-lint"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("cfn-lint is not installed; CI needs it (%s)", cfnlint.Install)
-		}
-		t.Skipf("cfn-lint is not installed (%s)", cfnlint.Install)
-	}
-	file := filepath.Join(t.TempDir(), "custom-domain.template.json")
-	if err := os.WriteFile(file, s.raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	findings, err := cfnlint.Run(context.Background(), file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range findings {
-		t.Errorf("cfn-lint: %s", f)
-	}
+	assertNagClean(t, s)
+	lintTemplates(t, map[string]*synthesized{"custom-domain": s})
 }

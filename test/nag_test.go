@@ -12,16 +12,21 @@ import (
 // for every stack variant.
 func TestCDKNag(t *testing.T) {
 	for name, s := range variants(t) {
-		t.Run(name, func(t *testing.T) {
-			annotations := assertions.Annotations_FromStack(s.stack)
-			finding := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))
-			for _, m := range *annotations.FindError(jsii.String("*"), finding) {
-				t.Errorf("cdk-nag error: %s", asJSON(m))
-			}
-			for _, m := range *annotations.FindWarning(jsii.String("*"), finding) {
-				t.Errorf("cdk-nag warning: %s", asJSON(m))
-			}
-		})
+		t.Run(name, func(t *testing.T) { assertNagClean(t, s) })
+	}
+}
+
+// assertNagClean fails t for every unsuppressed AwsSolutions error or
+// warning on the stack.
+func assertNagClean(t *testing.T, s *synthesized) {
+	t.Helper()
+	annotations := assertions.Annotations_FromStack(s.stack)
+	finding := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))
+	for _, m := range *annotations.FindError(jsii.String("*"), finding) {
+		t.Errorf("cdk-nag error: %s", asJSON(m))
+	}
+	for _, m := range *annotations.FindWarning(jsii.String("*"), finding) {
+		t.Errorf("cdk-nag warning: %s", asJSON(m))
 	}
 }
 

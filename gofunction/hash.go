@@ -61,6 +61,22 @@ func (m *listedModule) local() bool {
 	return m != nil && (m.Main || (m.Replace != nil && m.Replace.Version == ""))
 }
 
+// goOutput runs the go command in dir with the build's environment for
+// goarch and returns its standard output; a failure carries go's own
+// message (its standard error).
+func goOutput(dir, goarch string, args ...string) ([]byte, error) {
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	cmd.Env = buildEnv(goarch)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%v\n%s", err, stderr.Bytes())
+	}
+	return out, nil
+}
+
 var (
 	goEnvMu    sync.Mutex
 	goEnvCache = map[string]string{}
@@ -76,14 +92,9 @@ func goEnv(moduleDir, goarch string) (string, error) {
 		return v, nil
 	}
 	names := []string{"GOVERSION", "GOAMD64", "GOARM64", "GOEXPERIMENT", "GOWORK"}
-	cmd := exec.Command("go", append([]string{"env", "-json"}, names...)...)
-	cmd.Dir = moduleDir
-	cmd.Env = buildEnv(goarch)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := goOutput(moduleDir, goarch, append([]string{"env", "-json"}, names...)...)
 	if err != nil {
-		return "", fmt.Errorf("go env: %v\n%s", err, stderr.Bytes())
+		return "", fmt.Errorf("go env: %w", err)
 	}
 	values := map[string]string{}
 	if err := json.Unmarshal(out, &values); err != nil {
@@ -111,14 +122,9 @@ func AssetHash(moduleDir, entry, goarch string) (string, error) {
 		return "", err
 	}
 
-	cmd := exec.Command("go", "list", "-tags", buildTags, "-deps", "-json="+listFields, "--", entry)
-	cmd.Dir = absModule
-	cmd.Env = buildEnv(goarch)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := goOutput(absModule, goarch, "list", "-tags", buildTags, "-deps", "-json="+listFields, "--", entry)
 	if err != nil {
-		return "", fmt.Errorf("go list %s: %v\n%s", entry, err, stderr.Bytes())
+		return "", fmt.Errorf("go list %s: %w", entry, err)
 	}
 	var pkgs []*listedPackage
 	for dec := json.NewDecoder(bytes.NewReader(out)); ; {

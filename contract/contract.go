@@ -134,3 +134,46 @@ const (
 	MetricDisconnected     = "Disconnected"     // Count: row deleted
 	MetricDisconnectFailed = "DisconnectFailed" // Count
 )
+
+// Fan-out: a broadcast is one job message on the fan-out queue; a worker
+// (the fanout function) splits it into shards, one per DynamoDB parallel
+// scan segment of the connections table, and posts each shard's frame to
+// its segment's connections. Progress and totals live in the jobs table.
+const (
+	FunctionFanOut = "fanout"
+
+	// Environment variables of the message function (the queue) and of
+	// the fanout function (all of them).
+	EnvFanOutQueueURL        = "FANOUT_QUEUE_URL"        // message, fanout
+	EnvJobsTableName         = "JOBS_TABLE_NAME"         // fanout
+	EnvFanOutSegments        = "FANOUT_SEGMENTS"         // fanout: fixed segment count; 0 = from the table's size
+	EnvConnectionsPerSegment = "CONNECTIONS_PER_SEGMENT" // fanout: with FANOUT_SEGMENTS=0
+	EnvMaxSegments           = "MAX_SEGMENTS"            // fanout: with FANOUT_SEGMENTS=0
+	EnvWorkerPostsPerSecond  = "WORKER_POSTS_PER_SECOND" // fanout: this worker's share of the post quota
+	EnvWorkerPostBurst       = "WORKER_POST_BURST"       // fanout
+	EnvJobTTL                = "JOB_TTL_SECONDS"         // fanout: how long job items live
+	EnvFanOutPageSize        = "FANOUT_PAGE_SIZE"        // fanout: Scan Limit per page
+
+	// Attribute names of the jobs table. One partition key, no sort key:
+	// a job's totals item has key "<job id>", a shard's checkpoint item
+	// "<job id>#<segment>".
+	AttrJobKey        = "pk"
+	AttrJobDelivered  = "delivered"
+	AttrJobStale      = "stale"
+	AttrJobFailed     = "failed"
+	AttrJobShardsDone = "shardsDone"
+	AttrJobSegments   = "segmentsDone" // number set: the segments already added
+	AttrJobResumeKey  = "resumeKey"    // checkpoint: the scan key to resume after
+	AttrJobFinished   = "finished"     // checkpoint: the segment has no pages left
+	// The jobs table's time-to-live attribute is AttrExpiresAt.
+
+	// Frame types the fan-out adds: the delivery report to the sender.
+	FrameTypeDelivery = "delivery"
+
+	// Metrics of the fanout function, one record per shard (and per job
+	// split); Delivered, Stale and PostFailed are shared with the message
+	// function and told apart by DimensionFunction.
+	MetricPostThrottled = "PostThrottled" // Count: throttled post attempts (429), each retried or failed
+	MetricShardDuration = "ShardDuration" // Milliseconds: one shard, listing and posting
+	MetricJobShards     = "JobShards"     // Count: segments a job was split into
+)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -26,7 +27,8 @@ const (
 	maxIDBytes = 256
 )
 
-// Field names of a shard message. TODO(contract): move to contract.
+// Field names of job and shard messages. Only this package reads and
+// writes them (the message function calls EncodeJob), so they stay here.
 const (
 	fieldID          = "id"
 	fieldSender      = "sender"
@@ -73,13 +75,22 @@ func (j Job) Shards() []Shard {
 // count DynamoDB accepts, a frame within API Gateway's limit that is a JSON
 // object carrying the message id.
 func (j Job) Validate() error {
+	if err := j.validateMessage(); err != nil {
+		return err
+	}
+	if j.TotalShards < 1 || j.TotalShards > maxTotalShards {
+		return fmt.Errorf("%w: totalShards %d not in 1..%d", ErrInvalidShard, j.TotalShards, maxTotalShards)
+	}
+	return nil
+}
+
+// validateMessage checks what a job message carries: Validate without the
+// shard count, which the split chooses.
+func (j Job) validateMessage() error {
 	for name, v := range map[string]string{fieldID: j.ID, fieldSender: j.Sender} {
 		if v == "" || len(v) > maxIDBytes || !utf8.ValidString(v) {
 			return fmt.Errorf("%w: %s must be 1 to %d bytes of UTF-8", ErrInvalidShard, name, maxIDBytes)
 		}
-	}
-	if j.TotalShards < 1 || j.TotalShards > maxTotalShards {
-		return fmt.Errorf("%w: totalShards %d not in 1..%d", ErrInvalidShard, j.TotalShards, maxTotalShards)
 	}
 	if len(j.Frame) == 0 || len(j.Frame) > maxFrameBytes {
 		return fmt.Errorf("%w: frame of %d bytes, want 1 to %d", ErrInvalidShard, len(j.Frame), maxFrameBytes)
@@ -122,56 +133,135 @@ func EncodeShard(s Shard) ([]byte, error) {
 	return b, nil
 }
 
+// jobMessage is the job message's JSON: a Job without its shard count.
+type jobMessage struct {
+	ID     string `json:"id"`
+	Sender string `json:"sender"`
+	Frame  []byte `json:"frame"`
+}
+
+// EncodeJob returns the SQS message body of a broadcast job, what the
+// message function enqueues: {"id":id,"sender":sender,"frame":"<frame in
+// base64>"}. The frame must be a JSON object of at most 128 KiB whose "id"
+// is id. Errors match ErrInvalidShard.
+func EncodeJob(id, sender string, frame []byte) ([]byte, error) {
+	if err := (Job{ID: id, Sender: sender, Frame: frame}).validateMessage(); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(jobMessage{ID: id, Sender: sender, Frame: frame})
+	if err != nil {
+		return nil, fmt.Errorf("encode job: %w", err)
+	}
+	if len(b) > maxShardMessageBytes {
+		return nil, fmt.Errorf("%w: message of %d bytes over %d", ErrInvalidShard, len(b), maxShardMessageBytes)
+	}
+	return b, nil
+}
+
+// DecodeRecord decodes a fan-out queue message body strictly (see
+// DecodeShard): either a job (exactly id, sender and frame; job is set,
+// with TotalShards 0) or a shard (the five fields; shard is set). Errors
+// match ErrInvalidShard.
+func DecodeRecord(body []byte) (job *Job, shard *Shard, err error) {
+	fields, err := strictFields(body)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(fields) == 3 {
+		var m jobMessage
+		if err := decodeExactly(body, fields, &m, fieldID, fieldSender, fieldFrame); err != nil {
+			return nil, nil, err
+		}
+		j := Job{ID: m.ID, Sender: m.Sender, Frame: m.Frame}
+		if err := j.validateMessage(); err != nil {
+			return nil, nil, err
+		}
+		return &j, nil, nil
+	}
+	s, err := decodeShard(body, fields)
+	if err != nil {
+		return nil, nil, err
+	}
+	return nil, &s, nil
+}
+
 // DecodeShard decodes an SQS message body strictly: one JSON object, valid
 // UTF-8, exactly the five fields, none repeated or null, nothing after it,
 // and a shard that passes Validate.
 func DecodeShard(body []byte) (Shard, error) {
-	if len(body) > maxShardMessageBytes {
-		return Shard{}, fmt.Errorf("%w: message of %d bytes over %d", ErrInvalidShard, len(body), maxShardMessageBytes)
+	fields, err := strictFields(body)
+	if err != nil {
+		return Shard{}, err
 	}
-	if !utf8.Valid(body) || !json.Valid(body) {
-		return Shard{}, fmt.Errorf("%w: not JSON", ErrInvalidShard)
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return Shard{}, fmt.Errorf("%w: not a JSON object", ErrInvalidShard)
-	}
-	want := map[string]bool{fieldID: true, fieldSender: true, fieldFrame: true, fieldTotalShards: true, fieldSegment: true}
-	seen := make(map[string]bool, len(want))
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return Shard{}, fmt.Errorf("%w: %v", ErrInvalidShard, err)
-		}
-		name, _ := tok.(string)
-		if !want[name] {
-			return Shard{}, fmt.Errorf("%w: unknown field %q", ErrInvalidShard, name)
-		}
-		if seen[name] {
-			return Shard{}, fmt.Errorf("%w: field %q repeated", ErrInvalidShard, name)
-		}
-		seen[name] = true
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return Shard{}, fmt.Errorf("%w: %v", ErrInvalidShard, err)
-		}
-		if string(raw) == "null" {
-			return Shard{}, fmt.Errorf("%w: field %q is null", ErrInvalidShard, name)
-		}
-	}
-	for name := range want {
-		if !seen[name] {
-			return Shard{}, fmt.Errorf("%w: field %q missing", ErrInvalidShard, name)
-		}
-	}
+	return decodeShard(body, fields)
+}
+
+func decodeShard(body []byte, fields map[string]bool) (Shard, error) {
 	var s Shard
-	strict := json.NewDecoder(bytes.NewReader(body))
-	strict.DisallowUnknownFields()
-	if err := strict.Decode(&s); err != nil {
-		return Shard{}, fmt.Errorf("%w: %v", ErrInvalidShard, err)
+	if err := decodeExactly(body, fields, &s, fieldID, fieldSender, fieldFrame, fieldTotalShards, fieldSegment); err != nil {
+		return Shard{}, err
 	}
 	if err := s.Validate(); err != nil {
 		return Shard{}, err
 	}
 	return s, nil
+}
+
+// strictFields checks that body is one JSON object of valid UTF-8 within
+// SQS's size, with no field repeated or null and nothing after it, and
+// returns its field names.
+func strictFields(body []byte) (map[string]bool, error) {
+	if len(body) > maxShardMessageBytes {
+		return nil, fmt.Errorf("%w: message of %d bytes over %d", ErrInvalidShard, len(body), maxShardMessageBytes)
+	}
+	if !utf8.Valid(body) || !json.Valid(body) {
+		return nil, fmt.Errorf("%w: not JSON", ErrInvalidShard)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("%w: not a JSON object", ErrInvalidShard)
+	}
+	seen := make(map[string]bool, 5)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidShard, err)
+		}
+		name, _ := tok.(string)
+		if seen[name] {
+			return nil, fmt.Errorf("%w: field %q repeated", ErrInvalidShard, name)
+		}
+		seen[name] = true
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidShard, err)
+		}
+		if string(raw) == "null" {
+			return nil, fmt.Errorf("%w: field %q is null", ErrInvalidShard, name)
+		}
+	}
+	return seen, nil
+}
+
+// decodeExactly decodes body into v after checking that fields are
+// exactly want.
+func decodeExactly(body []byte, fields map[string]bool, v any, want ...string) error {
+	for _, name := range want {
+		if !fields[name] {
+			return fmt.Errorf("%w: field %q missing", ErrInvalidShard, name)
+		}
+	}
+	if len(fields) != len(want) {
+		for name := range fields {
+			if !slices.Contains(want, name) {
+				return fmt.Errorf("%w: unknown field %q", ErrInvalidShard, name)
+			}
+		}
+	}
+	strict := json.NewDecoder(bytes.NewReader(body))
+	strict.DisallowUnknownFields()
+	if err := strict.Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidShard, err)
+	}
+	return nil
 }

@@ -124,3 +124,97 @@ func FuzzDecodeShard(f *testing.F) {
 		}
 	})
 }
+
+// testdata/job.json is a job message body, as EncodeJob writes it (and the
+// message function enqueues it).
+func TestJobGolden(t *testing.T) {
+	golden, err := os.ReadFile("testdata/job.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden = bytes.TrimSpace(golden)
+	got, err := EncodeJob(testJobID, testSender, testFrame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(golden) {
+		t.Errorf("EncodeJob =\n%s\nwant (testdata/job.json)\n%s", got, golden)
+	}
+	job, shard, err := DecodeRecord(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shard != nil {
+		t.Errorf("DecodeRecord(job) returned a shard %+v", shard)
+	}
+	want := Job{ID: testJobID, Sender: testSender, Frame: testFrame}
+	if job == nil {
+		t.Fatal("DecodeRecord(job) returned no job")
+	}
+	if diff := cmp.Diff(want, *job); diff != "" {
+		t.Errorf("DecodeRecord job (-want +got):\n%s", diff)
+	}
+}
+
+func TestDecodeRecordShard(t *testing.T) {
+	golden, err := os.ReadFile("testdata/shard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, shard, err := DecodeRecord(golden)
+	if err != nil || job != nil || shard == nil {
+		t.Fatalf("DecodeRecord(shard) = %v, %v, %v; want a shard", job, shard, err)
+	}
+	if diff := cmp.Diff(testShard(1, 4), *shard); diff != "" {
+		t.Errorf("DecodeRecord shard (-want +got):\n%s", diff)
+	}
+}
+
+func TestEncodeJobInvalid(t *testing.T) {
+	tests := []struct {
+		name, id, sender, frame string
+	}{
+		{"id empty", "", "s", `{"id":""}`},
+		{"sender empty", "m1", "", `{"id":"m1"}`},
+		{"frame empty", "m1", "s", ``},
+		{"frame not an object", "m1", "s", `["m1"]`},
+		{"frame with another id", "m1", "s", `{"id":"m2"}`},
+		{"frame too large", "m1", "s", `{"id":"m1","x":"` + strings.Repeat("x", maxFrameBytes) + `"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if b, err := EncodeJob(tt.id, tt.sender, []byte(tt.frame)); !errors.Is(err, ErrInvalidShard) {
+				t.Errorf("EncodeJob = %s, %v; want ErrInvalidShard", b, err)
+			}
+		})
+	}
+}
+
+func TestDecodeRecordStrict(t *testing.T) {
+	// "frame" below is base64 of {"id":"m1"}.
+	const frame = `"eyJpZCI6Im0xIn0="`
+	ok := `{"id":"m1","sender":"s","frame":` + frame + `}`
+	if j, _, err := DecodeRecord([]byte(ok)); err != nil || j == nil {
+		t.Fatalf("DecodeRecord(%s) = %v, %v", ok, j, err)
+	}
+	tests := []struct{ name, body string }{
+		{"empty", ``},
+		{"not an object", `["m1"]`},
+		{"trailing data", ok + `{}`},
+		{"unknown field", strings.Replace(ok, `"sender"`, `"extra":1,"sender"`, 1)},
+		{"unknown field instead of one", strings.Replace(ok, `"sender"`, `"Sender"`, 1)},
+		{"field repeated", strings.Replace(ok, `"id":"m1"`, `"id":"m1","id":"m1"`, 1)},
+		{"field missing", strings.Replace(ok, `,"sender":"s"`, ``, 1)},
+		{"field null", strings.Replace(ok, `"sender":"s"`, `"sender":null`, 1)},
+		{"only the shard count", strings.Replace(ok, `}`, `,"totalShards":2}`, 1)},
+		{"only the segment", strings.Replace(ok, `}`, `,"segment":1}`, 1)},
+		{"frame with another id", strings.Replace(ok, frame, `"eyJpZCI6Im0yIn0="`, 1)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if j, s, err := DecodeRecord([]byte(tt.body)); !errors.Is(err, ErrInvalidShard) {
+				t.Errorf("DecodeRecord = %+v, %+v, %v; want ErrInvalidShard", j, s, err)
+			}
+		})
+	}
+}

@@ -15,12 +15,9 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
+	"wsapi/contract"
 	"wsapi/lambdas/internal/reply"
 )
-
-// typeDelivery is the delivery report's frame type. TODO(contract): move to
-// contract (and its frame type to package reply).
-const typeDelivery = "delivery"
 
 // ErrThrottled is what a Poster returns (wrapped or not) when the
 // Management API throttled the post (HTTP 429, LimitExceededException).
@@ -273,7 +270,7 @@ func (w *Worker) ProcessShard(ctx context.Context, s Shard) (Result, error) {
 
 // report posts the delivery report to the sender.
 func (w *Worker) report(ctx context.Context, log *slog.Logger, j Job, c Counts) error {
-	frame, err := json.Marshal(deliveryFrame{Type: typeDelivery, ID: j.ID, Counts: c})
+	frame, err := json.Marshal(deliveryFrame{Type: contract.FrameTypeDelivery, ID: j.ID, Counts: c})
 	if err != nil {
 		return fmt.Errorf("encode delivery report: %w", err)
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"wsapi/contract"
 )
 
 const (
@@ -277,7 +279,7 @@ func TestDeliveryReportAfterLastShard(t *testing.T) {
 		1: {{"c", "gone1"}, {"d", "e"}},
 		2: {{"f", "broken1", "g"}},
 	}
-	want := deliveryFrame{Type: typeDelivery, ID: testJobID, Counts: Counts{Delivered: 7, Stale: 1, Failed: 1}}
+	want := deliveryFrame{Type: contract.FrameTypeDelivery, ID: testJobID, Counts: Counts{Delivered: 7, Stale: 1, Failed: 1}}
 	tests := []struct {
 		name       string
 		order      []int

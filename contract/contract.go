@@ -157,14 +157,15 @@ const (
 	// Attribute names of the jobs table. One partition key, no sort key:
 	// a job's totals item has key "<job id>", a shard's checkpoint item
 	// "<job id>#<segment>".
-	AttrJobKey        = "pk"
-	AttrJobDelivered  = "delivered"
-	AttrJobStale      = "stale"
-	AttrJobFailed     = "failed"
-	AttrJobShardsDone = "shardsDone"
-	AttrJobSegments   = "segmentsDone" // number set: the segments already added
-	AttrJobResumeKey  = "resumeKey"    // checkpoint: the scan key to resume after
-	AttrJobFinished   = "finished"     // checkpoint: the segment has no pages left
+	AttrJobKey         = "pk"
+	AttrJobDelivered   = "delivered"
+	AttrJobStale       = "stale"
+	AttrJobFailed      = "failed"
+	AttrJobShardsDone  = "shardsDone"
+	AttrJobTotalShards = "totalShards"  // the segment count the split chose, stored once
+	AttrJobSegments    = "segmentsDone" // number set: the segments already added
+	AttrJobResumeKey   = "resumeKey"    // checkpoint: the scan key to resume after
+	AttrJobFinished    = "finished"     // checkpoint: the segment has no pages left
 	// The jobs table's time-to-live attribute is AttrExpiresAt.
 
 	// Frame types the fan-out adds: the delivery report to the sender.

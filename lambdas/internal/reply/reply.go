@@ -1,10 +1,15 @@
 // Package reply holds what the backend sends to WebSocket clients: the Reply
 // the message function returns (API Gateway's route response hands it to the
-// sender), the Message frame posted to the other connections, and Sender,
+// sender), the Message frame posted to the other connections, the Delivery
+// report a broadcast's sender gets once it has been fanned out, and Sender,
 // which posts frames through the API Gateway Management API.
 package reply
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"wsapi/contract"
+)
 
 // Reply types.
 const (
@@ -31,8 +36,10 @@ const (
 	CodeInternal         Code = "internal"          // our fault; the message carries a request id
 )
 
-// Reply is the message function's return value. An ack is
-// {"type":"ack","delivered":N,"stale":M} with "failed":K added when K > 0;
+// Reply is the message function's return value. An ack of a message sent
+// at once (a direct one) is {"type":"ack","delivered":N,"stale":M,"id":"..."}
+// with "failed":K added when K > 0 (and "id" left out when empty); an ack of
+// a broadcast, which is only queued, is {"type":"ack","queued":true,"id":"..."};
 // an error is {"type":"error","code":"...","message":"..."}.
 type Reply struct {
 	Type string `json:"type"`
@@ -42,6 +49,11 @@ type Reply struct {
 	Delivered int `json:"delivered"`
 	Stale     int `json:"stale"`
 	Failed    int `json:"failed"`
+	// Ack: Queued means the message was queued for a fan-out and the
+	// counts come later, in a Delivery report; ID is the message id, the
+	// "id" of the Message frame (and of the Delivery report).
+	Queued bool   `json:"queued"`
+	ID     string `json:"id"`
 
 	// Error.
 	Code    Code   `json:"code"`
@@ -51,6 +63,11 @@ type Reply struct {
 // Ack returns an ack Reply.
 func Ack(delivered, stale, failed int) Reply {
 	return Reply{Type: TypeAck, Delivered: delivered, Stale: stale, Failed: failed}
+}
+
+// QueuedAck returns the ack of a message queued for a fan-out.
+func QueuedAck(id string) Reply {
+	return Reply{Type: TypeAck, Queued: true, ID: id}
 }
 
 // Error returns an error Reply.
@@ -63,12 +80,20 @@ func Error(code Code, message string) Reply {
 func (r Reply) MarshalJSON() ([]byte, error) {
 	switch r.Type {
 	case TypeAck:
+		if r.Queued {
+			return json.Marshal(struct {
+				Type   string `json:"type"`
+				Queued bool   `json:"queued"`
+				ID     string `json:"id"`
+			}{r.Type, r.Queued, r.ID})
+		}
 		return json.Marshal(struct {
 			Type      string `json:"type"`
 			Delivered int    `json:"delivered"`
 			Stale     int    `json:"stale"`
 			Failed    int    `json:"failed,omitempty"`
-		}{r.Type, r.Delivered, r.Stale, r.Failed})
+			ID        string `json:"id,omitempty"`
+		}{r.Type, r.Delivered, r.Stale, r.Failed, r.ID})
 	default:
 		return json.Marshal(struct {
 			Type    string `json:"type"`
@@ -80,7 +105,10 @@ func (r Reply) MarshalJSON() ([]byte, error) {
 
 // Message is the frame posted to each recipient of a chat message.
 type Message struct {
-	Type    string `json:"type"` // always "message"
+	Type string `json:"type"` // always "message"
+	// ID is the message id, unique per message: delivery is at least
+	// once, and a client drops a frame whose id it has already seen.
+	ID      string `json:"id"`
 	From    string `json:"from"`
 	Message string `json:"message"`
 	SentAt  string `json:"sentAt"` // RFC 3339, UTC
@@ -88,3 +116,17 @@ type Message struct {
 
 // TypeMessage is Message's type.
 const TypeMessage = "message"
+
+// Delivery is the report a broadcast's sender gets once every recipient
+// has been tried: {"type":"delivery","id":"...","delivered":N,"stale":M,"failed":K},
+// ID being the message's (its Message frame's and its ack's).
+type Delivery struct {
+	Type      string `json:"type"` // always TypeDelivery
+	ID        string `json:"id"`
+	Delivered int    `json:"delivered"`
+	Stale     int    `json:"stale"`
+	Failed    int    `json:"failed"`
+}
+
+// TypeDelivery is Delivery's type.
+const TypeDelivery = contract.FrameTypeDelivery

@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -23,6 +24,11 @@ import (
 // Management API throttled the post (HTTP 429, LimitExceededException).
 // The adapter maps the SDK's typed error to it with errors.As.
 var ErrThrottled = errors.New("post throttled")
+
+// ErrStopped is what ProcessShardBefore returns when it stopped between
+// pages because its stop time had come: the checkpoint is saved and the
+// shard is to be resumed by another invocation.
+var ErrStopped = errors.New("shard stopped before the function's deadline")
 
 // Pager reads one page of segment (of total) of the connections table,
 // starting after startKey ("" for the segment's start). nextKey is "" when
@@ -95,7 +101,8 @@ type Clock interface {
 
 // Config tunes a worker. Zero fields mean the defaults.
 type Config struct {
-	// MaxInFlight is the most posts at a time.
+	// MaxInFlight is the most posts at a time, over all the shards the
+	// worker processes at once.
 	MaxInFlight int
 	// PostsPerSecond and Burst are the worker's token bucket; every post
 	// attempt takes a token. +Inf means no limit.
@@ -112,10 +119,10 @@ type Config struct {
 
 // Defaults. They are starting points, not derived from a documented
 // Management API quota: the account's API Gateway throttle is shared with
-// every other call, so the rate is to be set from the stack.
-// TODO(contract): the environment variables that set them.
+// every other call, so the rate is to be set from the stack (the
+// environment variables ConfigFromEnv reads).
 const (
-	DefaultMaxInFlight    = 16
+	DefaultMaxInFlight    = 32
 	DefaultPostsPerSecond = 500
 	DefaultBurst          = 50
 	DefaultMaxAttempts    = 5
@@ -169,6 +176,8 @@ type Worker struct {
 	counters Counters
 	cfg      Config
 	limiter  *rate.Limiter
+	// slots holds a token per post in flight, over every shard at once.
+	slots chan struct{}
 	// reserve serialises reading the clock and reserving a token, so the
 	// limiter sees non-decreasing times: it takes an earlier time than its
 	// last as its new last, and would then count the gap's tokens twice.
@@ -189,6 +198,7 @@ func New(pager Pager, poster Poster, remover Remover, cps Checkpoints, counters 
 		pager: pager, poster: poster, remover: remover, cps: cps, counters: counters,
 		cfg:     cfg,
 		limiter: rate.NewLimiter(limit, cfg.Burst),
+		slots:   make(chan struct{}, cfg.MaxInFlight),
 		clock:   realClock{},
 		randN:   rand.Int64N,
 		log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -210,6 +220,10 @@ type Result struct {
 	// Last is true when the job's shards were all done after this one:
 	// the delivery report was posted (or the sender was gone).
 	Last bool
+	// Posted are the counts of this call's pages only.
+	Posted Counts
+	// Throttled is how many of this call's post attempts were throttled.
+	Throttled int
 }
 
 // ProcessShard posts the shard's frame to every connection of its segment
@@ -220,6 +234,15 @@ type Result struct {
 // checkpoint or counter failure, ctx done, or the report's post failing
 // other than with a gone sender. Failed posts are counted, not returned.
 func (w *Worker) ProcessShard(ctx context.Context, s Shard) (Result, error) {
+	return w.ProcessShardBefore(ctx, s, time.Time{})
+}
+
+// ProcessShardBefore is ProcessShard that stops between pages once the
+// worker's clock reaches stop (the zero time never stops), returning
+// ErrStopped with the checkpoint saved. The handler stops a shard that way
+// before the function's deadline, so that the page in flight completes
+// and is not sent twice.
+func (w *Worker) ProcessShardBefore(ctx context.Context, s Shard, stop time.Time) (Result, error) {
 	if err := s.Validate(); err != nil {
 		return Result{}, err
 	}
@@ -233,19 +256,26 @@ func (w *Worker) ProcessShard(ctx context.Context, s Shard) (Result, error) {
 	if !found {
 		cp = Checkpoint{}
 	}
+	var throttled atomic.Int64
+	defer func() { res.Throttled = int(throttled.Load()) }()
 	for !cp.Finished {
 		if err := ctx.Err(); err != nil {
 			return res, err
+		}
+		if !stop.IsZero() && !w.clock.Now().Before(stop) {
+			log.InfoContext(ctx, "shard stopped before the deadline", "pages", res.Pages, "resumed", found)
+			return res, ErrStopped
 		}
 		ids, next, err := w.pager.Page(ctx, s.Segment, s.TotalShards, cp.Key)
 		if err != nil {
 			return res, fmt.Errorf("page of %s/%d after %q: %w", s.ID, s.Segment, cp.Key, err)
 		}
-		c, err := w.postPage(ctx, log, s.Job, ids)
+		c, err := w.postPage(ctx, log, s.Job, ids, &throttled)
 		if err != nil {
 			// The page is not checkpointed: a retry sends it again.
 			return res, err
 		}
+		res.Posted.add(c)
 		cp.Counts.add(c)
 		cp.Key, cp.Finished = next, next == ""
 		res.Pages++
@@ -265,16 +295,16 @@ func (w *Worker) ProcessShard(ctx context.Context, s Shard) (Result, error) {
 		return res, nil
 	}
 	res.Last = true
-	return res, w.report(ctx, log, s.Job, totals.Counts)
+	return res, w.report(ctx, log, s.Job, totals.Counts, &throttled)
 }
 
 // report posts the delivery report to the sender.
-func (w *Worker) report(ctx context.Context, log *slog.Logger, j Job, c Counts) error {
+func (w *Worker) report(ctx context.Context, log *slog.Logger, j Job, c Counts, throttled *atomic.Int64) error {
 	frame, err := json.Marshal(deliveryFrame{Type: contract.FrameTypeDelivery, ID: j.ID, Counts: c})
 	if err != nil {
 		return fmt.Errorf("encode delivery report: %w", err)
 	}
-	err = w.post(ctx, j.Sender, frame)
+	err = w.post(ctx, j.Sender, frame, throttled)
 	switch {
 	case err == nil:
 		log.InfoContext(ctx, "delivery reported", "delivered", c.Delivered, "stale", c.Stale, "failed", c.Failed)
@@ -294,25 +324,29 @@ type deliveryFrame struct {
 	Counts
 }
 
-// postPage posts the frame to ids (the sender's skipped), MaxInFlight at a
-// time, and returns the counts once every post is done. The error is ctx's
-// when it ended meanwhile: the page's counts are then not to be kept.
-func (w *Worker) postPage(ctx context.Context, log *slog.Logger, j Job, ids []string) (Counts, error) {
+// postPage posts the frame to ids (the sender's skipped), at most
+// MaxInFlight at a time over the worker, and returns the counts once every
+// post is done. The error is ctx's when it ended meanwhile: the page's
+// counts are then not to be kept.
+func (w *Worker) postPage(ctx context.Context, log *slog.Logger, j Job, ids []string, throttled *atomic.Int64) (Counts, error) {
 	var (
 		mu sync.Mutex
 		c  Counts
 		g  errgroup.Group
 	)
-	g.SetLimit(w.cfg.MaxInFlight)
+loop:
 	for _, id := range ids {
 		if id == j.Sender {
 			continue
 		}
-		if ctx.Err() != nil {
-			break
+		select {
+		case w.slots <- struct{}{}:
+		case <-ctx.Done():
+			break loop
 		}
 		g.Go(func() error {
-			err := w.post(ctx, id, j.Frame)
+			defer func() { <-w.slots }()
+			err := w.post(ctx, id, j.Frame, throttled)
 			var o Counts
 			switch {
 			case err == nil:
@@ -344,13 +378,17 @@ func (w *Worker) postPage(ctx context.Context, log *slog.Logger, j Job, ids []st
 
 // post makes up to MaxAttempts attempts, each after a token from the rate
 // limiter, retrying only a throttled post, after a jittered backoff.
-func (w *Worker) post(ctx context.Context, id string, frame []byte) error {
+func (w *Worker) post(ctx context.Context, id string, frame []byte, throttled *atomic.Int64) error {
 	for attempt := 0; ; attempt++ {
 		if err := w.wait(ctx); err != nil {
 			return err
 		}
 		err := w.poster.Send(ctx, id, frame)
-		if err == nil || !errors.Is(err, ErrThrottled) || attempt+1 >= w.cfg.MaxAttempts {
+		if err == nil || !errors.Is(err, ErrThrottled) {
+			return err
+		}
+		throttled.Add(1)
+		if attempt+1 >= w.cfg.MaxAttempts {
 			return err
 		}
 		if err := w.clock.Sleep(ctx, w.backoff(attempt)); err != nil {

@@ -219,8 +219,11 @@ func (f fixture) want(t *testing.T) *Assembly {
 			BillingMode: "PAY_PER_REQUEST",
 			TimeToLive:  &TimeToLive{AttributeName: "expiresAt", Enabled: true},
 		}},
-		UserPools:       map[string]UserPool{},
-		UserPoolClients: map[string]UserPoolClient{},
+		UserPools:           map[string]UserPool{},
+		UserPoolClients:     map[string]UserPoolClient{},
+		Queues:              map[string]Queue{},
+		QueuePolicies:       map[string]QueuePolicy{},
+		EventSourceMappings: map[string]EventSourceMapping{},
 		Parameters: map[string]Parameter{"BootstrapVersion": {
 			Type: "AWS::SSM::Parameter::Value<String>", Default: "/cdk-bootstrap/hnb659fds/version",
 		}},

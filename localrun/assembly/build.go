@@ -124,6 +124,9 @@ func build(t *template, assets map[string]asset, a *Assembly) error {
 	b.functions()
 	b.tables()
 	b.userPools()
+	b.queues()
+	b.queuePolicies()
+	b.eventSourceMappings()
 	if b.api() {
 		b.stage()
 		b.authorizers()
@@ -610,8 +613,8 @@ func authorizerMetadata(id string, metadata any, vars props) (*contract.Authoriz
 }
 
 // reportFunctionErrors reports the problems of the functions the API
-// invokes, through an integration or an authorizer; of every function when
-// there is no API to tell which.
+// invokes, through an integration or an authorizer, or an event source
+// mapping does; of every function when there is no API to tell which.
 func (b *builder) reportFunctionErrors() {
 	if b.a.Integrations == nil {
 		for _, id := range slices.Sorted(maps.Keys(b.fnErrs)) {
@@ -620,6 +623,9 @@ func (b *builder) reportFunctionErrors() {
 		return
 	}
 	used := map[string]bool{}
+	for _, m := range b.a.EventSourceMappings {
+		used[m.FunctionID] = true
+	}
 	for _, in := range b.a.Integrations {
 		used[in.FunctionID] = true
 	}

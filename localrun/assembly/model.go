@@ -27,8 +27,12 @@ type Assembly struct {
 	Tables          map[string]Table
 	UserPools       map[string]UserPool
 	UserPoolClients map[string]UserPoolClient
-	Parameters      map[string]Parameter
-	Outputs         map[string]Output
+	Queues          map[string]Queue
+	QueuePolicies   map[string]QueuePolicy
+	// EventSourceMappings are the SQS event source mappings.
+	EventSourceMappings map[string]EventSourceMapping
+	Parameters          map[string]Parameter
+	Outputs             map[string]Output
 	// ResourceTypes has every resource of the template, modelled or not,
 	// so a caller can give a Ref value to those too (log groups, roles).
 	ResourceTypes map[string]string
@@ -213,3 +217,67 @@ type Output struct {
 	Description string
 	Value       any
 }
+
+// Queue is an AWS::SQS::Queue, a standard queue (FIFO queues are refused).
+// Omitted settings have the values CloudFormation documents as defaults
+// (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sqs-queue.html).
+type Queue struct {
+	ID string
+	// QueueName is raw; nil when the template names none and
+	// CloudFormation generates a name.
+	QueueName                     any
+	VisibilityTimeout             time.Duration // 30 s when omitted
+	DelaySeconds                  int
+	ReceiveMessageWaitTimeSeconds int
+	MessageRetentionPeriod        int // seconds; 345600 (4 days) when omitted
+	RedrivePolicy                 *RedrivePolicy
+	// SqsManagedSseEnabled is nil when omitted.
+	SqsManagedSseEnabled *bool
+	// KmsMasterKeyID is KmsMasterKeyId, raw; nil when omitted.
+	KmsMasterKeyID any
+}
+
+// RedrivePolicy is a queue's RedrivePolicy with deadLetterTargetArn
+// followed to the dead-letter queue of this template it names.
+type RedrivePolicy struct {
+	DeadLetterQueueID string // logical ID of an AWS::SQS::Queue
+	MaxReceiveCount   int
+}
+
+// QueuePolicy is an AWS::SQS::QueuePolicy: recorded, not enforced.
+type QueuePolicy struct {
+	ID             string
+	QueueIDs       []string // logical IDs of the queues whose URLs Queues lists
+	PolicyDocument any      // raw
+}
+
+// EventSourceMapping is an AWS::Lambda::EventSourceMapping of an SQS queue
+// of this template; other event sources are refused. Omitted settings have
+// Lambda's defaults for SQS
+// (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html).
+type EventSourceMapping struct {
+	ID         string
+	QueueID    string // logical ID of the AWS::SQS::Queue EventSourceArn names
+	FunctionID string // logical ID of the AWS::Lambda::Function FunctionName names
+	BatchSize  int    // 10 when omitted
+	// MaximumBatchingWindow is MaximumBatchingWindowInSeconds; 0 when omitted.
+	MaximumBatchingWindow time.Duration
+	// MaximumConcurrency is ScalingConfig.MaximumConcurrency; 0 without it.
+	MaximumConcurrency    int
+	FunctionResponseTypes []string
+	Enabled               bool // true when omitted
+}
+
+// ReportsBatchItemFailures reports whether FunctionResponseTypes has
+// ReportBatchItemFailures.
+func (m EventSourceMapping) ReportsBatchItemFailures() bool {
+	for _, t := range m.FunctionResponseTypes {
+		if t == ReportBatchItemFailures {
+			return true
+		}
+	}
+	return false
+}
+
+// ReportBatchItemFailures is the one FunctionResponseTypes value.
+const ReportBatchItemFailures = "ReportBatchItemFailures"

@@ -37,31 +37,51 @@ func (g *Gateway) connectionsAPI(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusRequestEntityTooLarge, "PayloadTooLargeException", "payload too large")
 		return
 	}
+	if !g.posts.admit(r.Context()) {
+		apiError(w, http.StatusTooManyRequests, errLimitExceeded, "Limit Exceeded")
+		return
+	}
 	id := strings.TrimPrefix(r.URL.Path, "/"+g.cfg.Stage+"/@connections/")
 	c := g.lookup(id)
 	if c == nil {
-		apiError(w, http.StatusGone, "GoneException", "")
+		if v := g.posts.lookupVirtual(id); v != nil {
+			g.virtualAPI(w, r, id, v)
+			return
+		}
+		g.gone(w)
 		return
 	}
 	switch r.Method {
 	case http.MethodPost:
 		if err := c.send(r.Context(), body); err != nil {
-			apiError(w, http.StatusGone, "GoneException", "")
+			g.gone(w)
 			return
 		}
+		g.posts.posts.Add(1)
 		w.WriteHeader(http.StatusOK)
 	case http.MethodGet:
-		writeJSON(w, http.StatusOK, map[string]any{
-			"connectedAt":  c.connectedAt.UTC().Format(time.RFC3339Nano),
-			"lastActiveAt": time.UnixMilli(c.lastActive.Load()).UTC().Format(time.RFC3339Nano),
-			"identity":     map[string]string{"sourceIp": c.sourceIP, "userAgent": c.userAgent},
-		})
+		writeConnectionInfo(w, c.connectedAt, c.lastActive.Load(), c.sourceIP, c.userAgent)
 	case http.MethodDelete:
 		c.close(websocket.StatusNormalClosure, "")
 		w.WriteHeader(http.StatusNoContent)
 	default:
 		apiError(w, http.StatusMethodNotAllowed, "BadRequestException", "method not allowed")
 	}
+}
+
+// gone answers 410 GoneException, and counts it.
+func (g *Gateway) gone(w http.ResponseWriter) {
+	g.posts.gone.Add(1)
+	apiError(w, http.StatusGone, "GoneException", "")
+}
+
+// writeConnectionInfo is GetConnection's answer.
+func writeConnectionInfo(w http.ResponseWriter, connectedAt time.Time, lastActiveMilli int64, sourceIP, userAgent string) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"connectedAt":  connectedAt.UTC().Format(time.RFC3339Nano),
+		"lastActiveAt": time.UnixMilli(lastActiveMilli).UTC().Format(time.RFC3339Nano),
+		"identity":     map[string]string{"sourceIp": sourceIP, "userAgent": userAgent},
+	})
 }
 
 // readSignedBody reads the body and returns it with its SHA-256 (hex), the

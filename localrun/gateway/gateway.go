@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
 
@@ -41,6 +42,20 @@ type Options struct {
 	// Server bounds connections and plain requests on the HTTP server
 	// (HTTPServer, Listener); zero fields take DefaultServerLimits.
 	Server ServerLimits
+	// PostLatency delays every @connections answer past the signature
+	// check (POST, GET, DELETE, 410 and 429 alike), emulating the round
+	// trip a Lambda function pays per call to AWS's endpoint; no lock is
+	// held meanwhile, so concurrent calls overlap as they do against AWS.
+	PostLatency time.Duration
+	// PostRateLimit is the rate, per second, of the token bucket every
+	// @connections request (POST, GET, DELETE) takes a token from, as the
+	// account-level throttle counts each request to any API and callback
+	// API (posts.go); past it the answer is 429 LimitExceededException.
+	// 0: unlimited.
+	PostRateLimit float64
+	// PostBurst is that bucket's size; 0: max(1, PostRateLimit/10), a
+	// tenth of a second's worth.
+	PostBurst int
 }
 
 // Gateway serves the WebSocket API on one stage, and its @connections API.
@@ -49,6 +64,8 @@ type Gateway struct {
 	opts    Options
 	log     *slog.Logger
 	limiter *rate.Limiter // nil: unthrottled
+	posts   *postLimits
+	signer  *v4.Signer // shared: it caches the derived signing key per day, region and service
 
 	// responseKeys are the /regex/ integration response keys of each
 	// non-proxy integration, compiled, in the order they are tried.
@@ -74,7 +91,8 @@ func New(cfg Config, opts Options) (*Gateway, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	g := &Gateway{cfg: cfg, opts: opts, log: opts.Logger, conns: map[string]*conn{}, responseKeys: map[*Integration][]*responseKey{}}
+	g := &Gateway{cfg: cfg, opts: opts, log: opts.Logger, conns: map[string]*conn{}, responseKeys: map[*Integration][]*responseKey{},
+		posts: newPostLimits(opts), signer: v4.NewSigner()}
 	for _, r := range cfg.Routes {
 		if r.Integration == nil || r.Integration.proxy() {
 			continue

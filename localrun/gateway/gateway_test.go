@@ -77,7 +77,7 @@ const eventTemplate = `{"routeKey":"$context.routeKey","eventType":"$context.eve
 	`"principalId":"$context.authorizer.principalId","email":"$context.authorizer.email","messageId":"$!context.messageId",` +
 	`"body":"$util.escapeJavaScript($input.body).replaceAll("\\'","'")"}`
 
-func newTestAPI(t *testing.T, mutate func(*Config, *Options)) *testAPI {
+func newTestAPI(t testing.TB, mutate func(*Config, *Options)) *testAPI {
 	t.Helper()
 	a := &testAPI{
 		authorizer: &fakeFunction{handle: allowPolicy("alice", map[string]any{"email": "a@example.com", "admin": true, "n": 3})},

@@ -261,7 +261,7 @@ func (g *Gateway) verifySigV4(r *http.Request, bodyHash string) error {
 		return refuse(errInvalidSignature,
 			"the local run verifies only signatures dated by X-Amz-Date (what the AWS SDKs send), not by Date alone")
 	}
-	want, err := recomputeSignature(r.Context(), r, a, aws.Credentials{
+	want, err := recomputeSignature(r.Context(), g.signer, r, a, aws.Credentials{
 		AccessKeyID: a.accessKeyID, SecretAccessKey: secret, SessionToken: r.Header.Get("X-Amz-Security-Token"),
 	}, bodyHash, t)
 	if err != nil {
@@ -278,12 +278,15 @@ func (g *Gateway) verifySigV4(r *http.Request, bodyHash string) error {
 // signer's canonicalization is the SDK clients': the path as received,
 // escaped once more (DisableURIPathEscaping false, as for every service but
 // S3), so a connection id's "=" (sent as %3D) is signed as %253D on both
-// sides.
-func recomputeSignature(ctx context.Context, r *http.Request, a sigV4Auth, creds aws.Credentials, payloadHash string, t time.Time) (string, error) {
-	c := r.Clone(ctx)
-	c.Body, c.GetBody = nil, nil
-	c.Header = http.Header{}
-	c.ContentLength = 0
+// sides. signer is shared across requests: it derives the signing key
+// once per day, region, service and access key (the four HMACs SigV4
+// chains), not once per request.
+func recomputeSignature(ctx context.Context, signer *v4.Signer, r *http.Request, a sigV4Auth, creds aws.Credentials, payloadHash string, t time.Time) (string, error) {
+	// Only what the signer reads (method, URL, host, the signed headers,
+	// ContentLength), copied: r.Clone would copy every header on the hot
+	// path.
+	u := *r.URL
+	c := &http.Request{Method: r.Method, URL: &u, Host: r.Host, Header: make(http.Header, 4)}
 	for _, h := range strings.Split(a.signedHeaders, ";") {
 		switch h {
 		case "host": // the signer takes r.Host
@@ -299,7 +302,7 @@ func recomputeSignature(ctx context.Context, r *http.Request, a sigV4Auth, creds
 			c.Header[http.CanonicalHeaderKey(h)] = r.Header.Values(h)
 		}
 	}
-	if err := v4.NewSigner().SignHTTP(ctx, creds, c, payloadHash, a.service, a.region, t); err != nil {
+	if err := signer.SignHTTP(ctx, creds, c, payloadHash, a.service, a.region, t); err != nil {
 		return "", fmt.Errorf("recompute the SigV4 signature: %w", err)
 	}
 	got, err := parseSigV4Authorization(c.Header.Get("Authorization"))

@@ -1,0 +1,71 @@
+package fanoutaws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
+
+	"wsapi/lambdas/internal/fanout"
+	"wsapi/lambdas/internal/reply"
+)
+
+var _ fanout.Poster = (*Poster)(nil)
+
+// Poster posts frames with the Management API's PostToConnection
+// (https://docs.aws.amazon.com/apigatewayv2/latest/api/apigatewaymanagementapi-connections-connectionid.html):
+// a 410 GoneException means the connection is gone, a 429
+// LimitExceededException that the post was throttled
+// (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-how-to-call-websocket-api-connections.html).
+type Poster struct {
+	client reply.ConnectionPoster
+}
+
+// NewPoster returns a Poster over a Management API client, which should
+// come from NewManagementClient.
+func NewPoster(client reply.ConnectionPoster) *Poster {
+	return &Poster{client: client}
+}
+
+// Send posts data to the connection. A gone connection is an error
+// matching reply.ErrGone, a throttled post one matching fanout.ErrThrottled
+// (both also match the SDK's typed error with errors.As).
+func (p *Poster) Send(ctx context.Context, connectionID string, data []byte) error {
+	_, err := p.client.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{
+		ConnectionId: aws.String(connectionID),
+		Data:         data,
+	})
+	if err == nil {
+		return nil
+	}
+	var (
+		gone      *types.GoneException
+		throttled *types.LimitExceededException
+	)
+	switch {
+	case errors.As(err, &gone):
+		return fmt.Errorf("post to connection %s: %w: %w", connectionID, reply.ErrGone, err)
+	case errors.As(err, &throttled):
+		return fmt.Errorf("post to connection %s: %w: %w", connectionID, fanout.ErrThrottled, err)
+	}
+	return fmt.Errorf("post to connection %s: %w", connectionID, err)
+}
+
+// NewManagementClient returns a Management API client on endpoint (the
+// API's https://{api-id}.execute-api.{region}.amazonaws.com/{stage}) that
+// makes one attempt per call. The SDK's standard retryer retries throttling
+// errors (LimitExceededException among them) from a retry quota shared by
+// the client, and fails calls fast once the quota is spent, so under a
+// broadcast's load it would both hide 429s from the worker's rate limiter
+// and then stop retrying at all; the worker retries throttled posts itself
+// with its own backoff (fanout.Config). "aws.NopRetryer … does not retry"
+// (https://docs.aws.amazon.com/sdk-for-go/v2/developer-guide/configure-retries-timeouts.html).
+func NewManagementClient(cfg aws.Config, endpoint string) *apigatewaymanagementapi.Client {
+	return apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
+		o.Retryer = aws.NopRetryer{}
+	})
+}

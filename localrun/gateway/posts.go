@@ -51,8 +51,7 @@ type PostStats struct {
 
 // postLimits are the injected latency and throttle, and the counters.
 type postLimits struct {
-	latency time.Duration
-	limiter *rate.Limiter // nil: unlimited
+	load atomic.Pointer[postLoad]
 
 	posts, virtualPosts, throttled, gone atomic.Int64
 
@@ -61,12 +60,31 @@ type postLimits struct {
 	virtual map[string]*virtualConn
 }
 
+// postLoad is one setting of the injected latency and throttle.
+type postLoad struct {
+	latency time.Duration
+	limiter *rate.Limiter // nil: unlimited
+}
+
 func newPostLimits(o Options) *postLimits {
-	p := &postLimits{latency: o.PostLatency, virtual: map[string]*virtualConn{}}
-	if o.PostRateLimit > 0 {
-		p.limiter = rate.NewLimiter(rate.Limit(o.PostRateLimit), postBurst(o.PostRateLimit, o.PostBurst))
-	}
+	p := &postLimits{virtual: map[string]*virtualConn{}}
+	p.set(o.PostLatency, o.PostRateLimit, o.PostBurst)
 	return p
+}
+
+func (p *postLimits) set(latency time.Duration, limit float64, burst int) {
+	l := &postLoad{latency: latency}
+	if limit > 0 {
+		l.limiter = rate.NewLimiter(rate.Limit(limit), postBurst(limit, burst))
+	}
+	p.load.Store(l)
+}
+
+// SetPostLoad replaces Options.PostLatency, PostRateLimit and PostBurst
+// while the gateway runs, with a full bucket: a benchmark measures runs
+// with and without them on the same connections.
+func (g *Gateway) SetPostLoad(latency time.Duration, rateLimit float64, burst int) {
+	g.posts.set(latency, rateLimit, burst)
 }
 
 // postBurst is Options.PostBurst, or a tenth of a second's worth of the
@@ -81,9 +99,10 @@ func postBurst(limit float64, burst int) int {
 // admit takes a token (false: throttled), then waits out the injected
 // latency, holding no lock, or until the request is cancelled.
 func (p *postLimits) admit(ctx context.Context) bool {
-	ok := p.limiter == nil || p.limiter.Allow()
-	if p.latency > 0 {
-		t := time.NewTimer(p.latency)
+	l := p.load.Load()
+	ok := l.limiter == nil || l.limiter.Allow()
+	if l.latency > 0 {
+		t := time.NewTimer(l.latency)
 		select {
 		case <-t.C:
 		case <-ctx.Done():

@@ -197,6 +197,36 @@ func TestVirtualConnections(t *testing.T) {
 	}
 }
 
+func TestSetPostLoad(t *testing.T) {
+	a := newTestAPI(t, func(_ *Config, o *Options) {
+		o.Credentials = testCredentials
+		o.PostRateLimit, o.PostBurst = 1e-6, 1
+	})
+	a.gateway.AddVirtualConnections("v1")
+	client := noRetryClient(a)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var limit *types.LimitExceededException
+	for i, step := range []struct {
+		set           func()
+		wantThrottled bool
+	}{
+		{nil, false},
+		{nil, true},
+		{func() { a.gateway.SetPostLoad(0, 0, 0) }, false}, // unlimited
+		{func() { a.gateway.SetPostLoad(0, 1e-6, 1) }, false},
+		{nil, true},
+	} {
+		if step.set != nil {
+			step.set()
+		}
+		err := post(ctx, client, "v1")
+		if got := errors.As(err, &limit); got != step.wantThrottled || (!got && err != nil) {
+			t.Errorf("step %d: %v, want throttled=%v", i, err, step.wantThrottled)
+		}
+	}
+}
+
 func TestPostBurst(t *testing.T) {
 	for _, tc := range []struct {
 		limit float64

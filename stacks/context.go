@@ -52,6 +52,18 @@ var ContextKeys = map[string]string{
 	"certificateArn": "CertificateARN (an ACM certificate in the stack's Region)",
 	"hostedZoneId":   "HostedZoneID (with hostedZoneName: adds an alias record)",
 	"hostedZoneName": "HostedZoneName",
+	// The fan-out of broadcasts (websocketapi.FanOutProps).
+	"fanOutSegments":        "FanOutSegments (0: from the connections table's size)",
+	"connectionsPerSegment": "ConnectionsPerSegment",
+	"maxSegments":           "MaxSegments",
+	"workerBatchSize":       "WorkerBatchSize",
+	"workerMaxConcurrency":  "WorkerMaxConcurrency",
+	"postsPerSecond":        "PostsPerSecond",
+	"workerTimeout":         "WorkerTimeout (a Go duration, e.g. 60s)",
+	"maxReceiveCount":       "MaxReceiveCount",
+	"jobTtl":                "JobTTL (a Go duration, e.g. 24h)",
+	"fanOutPageSize":        "FanOutPageSize",
+	"workerMemoryMb":        "WorkerMemoryMB",
 }
 
 // retentionByDays maps CloudWatch Logs' allowed retention periods to CDK's enum.
@@ -149,6 +161,9 @@ func propsFromContext(get func(string) (string, bool)) (WebSocketStackProps, err
 	}
 	integer := func(key string, dst *int) { parseInto(get, &errs, key, "not a whole number", dst, strconv.Atoi) }
 	boolean := func(key string, dst *bool) { parseInto(get, &errs, key, "want true or false", dst, strconv.ParseBool) }
+	duration := func(key string, dst *time.Duration) {
+		parseInto(get, &errs, key, "want a duration such as 60s", dst, time.ParseDuration)
+	}
 
 	str("stageName", &p.StageName)
 	str("identitySource", &p.IdentitySource)
@@ -180,6 +195,17 @@ func propsFromContext(get func(string) (string, bool)) (WebSocketStackProps, err
 	str("certificateArn", &p.CertificateARN)
 	str("hostedZoneId", &p.HostedZoneID)
 	str("hostedZoneName", &p.HostedZoneName)
+	integer("fanOutSegments", &p.FanOutSegments)
+	integer("connectionsPerSegment", &p.ConnectionsPerSegment)
+	integer("maxSegments", &p.MaxSegments)
+	integer("workerBatchSize", &p.WorkerBatchSize)
+	integer("workerMaxConcurrency", &p.WorkerMaxConcurrency)
+	num("postsPerSecond", &p.PostsPerSecond)
+	duration("workerTimeout", &p.WorkerTimeout)
+	integer("maxReceiveCount", &p.MaxReceiveCount)
+	duration("jobTtl", &p.JobTTL)
+	integer("fanOutPageSize", &p.FanOutPageSize)
+	integer("workerMemoryMb", &p.WorkerMemoryMB)
 	if v, ok := get("alarms"); ok {
 		errs = append(errs, alarmSettingsFromJSON(v, &p.Alarms)...)
 	}

@@ -163,6 +163,10 @@ func (b *builder) addAlarms() {
 
 	add("MessagePostFailed", b.emfMetric(contract.MetricPostFailed, contract.FunctionMessage, s.PostFailed), s.PostFailed,
 		"Posts to connections that failed other than with 410 Gone.")
+	add("FanoutPostFailed", b.emfMetric(contract.MetricPostFailed, contract.FunctionFanOut, s.PostFailed), s.PostFailed,
+		"Broadcast posts to connections that failed other than with 410 Gone (throttling retries exhausted, say).")
+	add("FanOutDeadLetters", b.fanOut.deadLetter.MetricApproximateNumberOfMessagesVisible(b.metricOptions("Maximum", s.FanOutDeadLetters)),
+		s.FanOutDeadLetters, "Broadcast jobs or shards failed MaxReceiveCount times and wait in the fan-out dead-letter queue: some connections missed a broadcast.")
 	add("AuthorizerRefusals", b.emfMetric(contract.MetricAuthRefused, contract.FunctionAuthorizer, s.AuthRefused), s.AuthRefused,
 		"A spike in the authorizer's refusals of $connect requests.")
 
@@ -207,9 +211,10 @@ func (b *builder) authorizerErrors(a AlarmSetting) awscloudwatch.IMetric {
 	})
 }
 
-// apiFunctions are the functions the API invokes.
+// apiFunctions are the functions the API invokes, and the fanout function
+// that its broadcasts invoke: each emits metrics and is traced.
 func (b *builder) apiFunctions() []*function {
-	return []*function{b.authorizer, b.connect, b.disconnect, b.message}
+	return []*function{b.authorizer, b.connect, b.disconnect, b.message, b.fanOut.fn}
 }
 
 func (b *builder) metricOptions(statistic string, a AlarmSetting) *awscloudwatch.MetricOptions {

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -32,6 +33,7 @@ type Functions struct {
 	Connect    awslambda.Function // stores a new connection
 	Disconnect awslambda.Function // deletes a closed connection
 	Message    awslambda.Function // sendmessage and $default
+	FanOut     awslambda.Function // posts broadcasts, fed by the fan-out queue
 	// APIGatewayAccount backs the custom resource that sets the account's
 	// CloudWatch Logs role; nil with APIGatewayCloudWatchRoleExists.
 	APIGatewayAccount awslambda.Function
@@ -55,6 +57,24 @@ func (w *WebSocketAPI) StageName() string { return w.b.stageName }
 // Table is the DynamoDB table of connections.
 func (w *WebSocketAPI) Table() awsdynamodb.Table { return w.b.table }
 
+// FanOutQueue is the SQS queue of broadcast jobs and shards that feeds
+// the fanout function.
+func (w *WebSocketAPI) FanOutQueue() awssqs.Queue { return w.b.fanOut.queue }
+
+// FanOutDeadLetterQueue receives the jobs and shards that failed
+// MaxReceiveCount times.
+func (w *WebSocketAPI) FanOutDeadLetterQueue() awssqs.Queue { return w.b.fanOut.deadLetter }
+
+// JobsTable is the DynamoDB table of broadcast totals and shard
+// checkpoints.
+func (w *WebSocketAPI) JobsTable() awsdynamodb.Table { return w.b.fanOut.jobs }
+
+// FanOutEventSource is the event source mapping from FanOutQueue to the
+// fanout function.
+func (w *WebSocketAPI) FanOutEventSource() awslambda.CfnEventSourceMapping {
+	return w.b.fanOut.mapping
+}
+
 // UserPool and UserPoolClient are the Cognito user pool that issues the
 // tokens and its app client (the audience); both nil with an external
 // Issuer.
@@ -70,6 +90,7 @@ func (w *WebSocketAPI) Functions() Functions {
 		Connect:    w.b.connect.fn,
 		Disconnect: w.b.disconnect.fn,
 		Message:    w.b.message.fn,
+		FanOut:     w.b.fanOut.fn.fn,
 	}
 	if w.b.logRoleFn != nil {
 		f.APIGatewayAccount = w.b.logRoleFn.fn

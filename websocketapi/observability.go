@@ -46,6 +46,9 @@ type AlarmSettings struct {
 	PostFailed AlarmSetting
 	// A spike in the authorizer's refusals (EMF AuthRefused, Sum).
 	AuthRefused AlarmSetting
+	// Messages in the fan-out dead-letter queue
+	// (ApproximateNumberOfMessagesVisible, Maximum).
+	FanOutDeadLetters AlarmSetting
 }
 
 // DefaultAlarmSettings are the alarms' defaults; the README gives the
@@ -61,6 +64,7 @@ var DefaultAlarmSettings = AlarmSettings{
 	TableSystemErrors: AlarmSetting{Threshold: 1, EvaluationPeriods: 1, Period: 5 * time.Minute},
 	PostFailed:        AlarmSetting{Threshold: 5, EvaluationPeriods: 1, Period: 5 * time.Minute},
 	AuthRefused:       AlarmSetting{Threshold: 50, EvaluationPeriods: 1, Period: 5 * time.Minute},
+	FanOutDeadLetters: AlarmSetting{Threshold: 1, EvaluationPeriods: 1, Period: 5 * time.Minute},
 }
 
 // each lists the settings by name, for defaults, validation and context keys.
@@ -71,6 +75,7 @@ func (s *AlarmSettings) each() []namedAlarmSetting {
 		{"FunctionThrottles", &s.FunctionThrottles}, {"FunctionDuration", &s.FunctionDuration},
 		{"TableThrottles", &s.TableThrottles}, {"TableSystemErrors", &s.TableSystemErrors},
 		{"PostFailed", &s.PostFailed}, {"AuthRefused", &s.AuthRefused},
+		{"FanOutDeadLetters", &s.FanOutDeadLetters},
 	}
 }
 

@@ -163,6 +163,10 @@ type WebSocketAPIProps struct {
 	HostedZone     awsroute53.IHostedZone
 	HostedZoneID   string
 	HostedZoneName string
+
+	// How broadcasts are delivered: the fan-out queue, its fanout
+	// function and the jobs table (fanout.go, FanOutProps).
+	FanOutProps
 }
 
 var (
@@ -215,6 +219,7 @@ func (p WebSocketAPIProps) WithDefaults() WebSocketAPIProps {
 		p.APIGatewayCloudWatchRolePath = DefaultAPIGatewayCloudWatchRolePath
 	}
 	p.Alarms = p.Alarms.withDefaults()
+	p.FanOutProps = p.FanOutProps.withDefaults()
 	return p
 }
 
@@ -281,5 +286,6 @@ func (p WebSocketAPIProps) Validate() error {
 	}
 	p.validateObservability(bad)
 	p.validateDomain(bad)
+	p.FanOutProps.validate(bad)
 	return errors.Join(errs...)
 }

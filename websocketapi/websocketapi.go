@@ -71,6 +71,7 @@ func NewWebSocketAPI(scope constructs.Construct, id string, props *WebSocketAPIP
 	b.checkDomainRegion(id)
 
 	b.addTable()
+	b.addFanOutStorage()
 	b.addIdentityProvider()
 	b.addAPI()
 	b.obs.namespace = b.metricsNamespace()
@@ -122,6 +123,10 @@ type builder struct {
 
 	// domain is the custom domain, its mapping and alias record (domain.go).
 	domain customDomain
+
+	// fanOut is the queue, the jobs table, the fanout function and its
+	// event source mapping (fanout.go).
+	fanOut fanOut
 }
 
 func (b *builder) addTable() {
@@ -238,16 +243,22 @@ func (b *builder) addFunctions() {
 		contract.EnvConnectionsEndpoint: *b.connectionsEndpoint(),
 		contract.EnvMaxMessageBytes:     strconv.Itoa(b.props.MaxMessageBytes),
 		contract.EnvMaxInFlight:         strconv.Itoa(b.props.MaxInFlight),
+		contract.EnvFanOutQueueURL:      *b.fanOut.queue.QueueUrl(),
 	}, true)
 
 	// Each function may call exactly what it calls, on exactly what it uses.
 	tableARN := b.table.TableArn()
 	b.connect.allow([]string{"dynamodb:PutItem"}, tableARN)
 	b.disconnect.allow([]string{"dynamodb:DeleteItem"}, tableARN)
-	b.message.allow([]string{"dynamodb:Scan", "dynamodb:DeleteItem"}, tableARN)
+	// A broadcast is one job on the fan-out queue; direct messages query
+	// the principal's connections and post to them, removing gone ones.
+	b.message.allow([]string{"dynamodb:DeleteItem"}, tableARN)
 	b.message.allow([]string{"dynamodb:Query"},
 		awscdk.Fn_Sub(jsii.String("${Table}/index/"+contract.IndexByPrincipal), &map[string]*string{"Table": tableARN}))
 	b.message.allow([]string{"execute-api:ManageConnections"}, b.connectionsARN("POST"))
+	b.message.allow([]string{"sqs:SendMessage"}, b.fanOut.queue.QueueArn())
+
+	b.addFanOutFunction()
 }
 
 // connectionsARN is what execute-api:ManageConnections is granted on for

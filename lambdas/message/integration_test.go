@@ -24,7 +24,9 @@ import (
 	"wsapi/lambdas/internal/connect"
 	"wsapi/lambdas/internal/connections"
 	"wsapi/lambdas/internal/disconnect"
+	"wsapi/lambdas/internal/fanout"
 	"wsapi/lambdas/internal/message"
+	localsqs "wsapi/localrun/sqs"
 )
 
 // post is one request the fake connections endpoint received.
@@ -67,13 +69,31 @@ func (f *fakeAPI) take() []post {
 
 var sigV4 = regexp.MustCompile(`^AWS4-HMAC-SHA256 Credential=AKIDLOCAL/\d{8}/eu-west-1/execute-api/aws4_request, SignedHeaders=[a-z0-9;-]+, Signature=[0-9a-f]{64}$`)
 
+// byTarget sends AWS JSON protocol requests for SQS to sqs and the rest
+// (DynamoDB's) to ddb, by the X-Amz-Target header both protocols carry, so
+// that one base endpoint serves both SDK clients.
+func byTarget(sqs, ddb http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AmazonSQS.") {
+			sqs.ServeHTTP(w, r)
+			return
+		}
+		ddb.ServeHTTP(w, r)
+	})
+}
+
 // TestIntegration runs connect, message and disconnect with the real SDK
-// clients against an in-process DynamoDB API server and a fake connections
-// endpoint, both on 127.0.0.1.
+// clients against an in-process DynamoDB API server, the local run's SQS
+// server and a fake connections endpoint, all on 127.0.0.1.
 func TestIntegration(t *testing.T) {
 	ctx := t.Context()
-	ddb := httptest.NewServer(server.NewServer())
-	defer ddb.Close()
+	sqsSrv := localsqs.New(localsqs.Options{Region: "eu-west-1", Account: "123456789012"})
+	queue, err := sqsSrv.CreateQueue("wsapi-fanout", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	awsSrv := httptest.NewServer(byTarget(sqsSrv, server.NewServer()))
+	defer awsSrv.Close()
 	api := &fakeAPI{gone: map[string]bool{}}
 	apiSrv := httptest.NewServer(api)
 	defer apiSrv.Close()
@@ -81,7 +101,7 @@ func TestIntegration(t *testing.T) {
 	awsCfg := aws.Config{
 		Region:       "eu-west-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local-secret", ""),
-		BaseEndpoint: aws.String(ddb.URL), // the message function overrides it for the Management API
+		BaseEndpoint: aws.String(awsSrv.URL), // the message function overrides it for the Management API
 	}
 	db := dynamodb.NewFromConfig(awsCfg)
 	const table = "connections"
@@ -94,6 +114,7 @@ func TestIntegration(t *testing.T) {
 		"TABLE_NAME":           table,
 		"PRINCIPAL_INDEX_NAME": "byPrincipal",
 		"CONNECTIONS_ENDPOINT": apiSrv.URL + "/prod",
+		"FANOUT_QUEUE_URL":     queue.URL(),
 		"MAX_IN_FLIGHT":        "2",
 	}
 	cfg, err := message.ConfigFromEnv(func(k string) string { return env[k] })
@@ -123,18 +144,25 @@ func TestIntegration(t *testing.T) {
 		t.Errorf("after a second $connect with the same id, bob-1= row = %v", row)
 	}
 
-	send := func(t *testing.T, from, principal, body string) string {
+	// send returns the reply as JSON with its message id replaced by
+	// "ID", and the id.
+	send := func(t *testing.T, from, principal, body string) (string, string) {
 		t.Helper()
 		ev := connections.MessageEvent{RequestContext: requestContext("sendmessage", from, principal), Body: body}
 		r, err := messageH.Handle(ctx, ev)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if !messageID.MatchString(r.ID) {
+			t.Errorf("reply %+v: id %q, want 32 hex digits", r, r.ID)
+		}
+		id := r.ID
+		r.ID = "ID"
 		b, _ := json.Marshal(r)
-		return string(b)
+		return string(b), id
 	}
-	frame := func(from, msg string) string {
-		return `{"type":"message","from":"` + from + `","message":"` + msg + `","sentAt":"2023-11-14T22:13:20Z"}`
+	frame := func(id, from, msg string) string {
+		return `{"type":"message","id":"` + id + `","from":"` + from + `","message":"` + msg + `","sentAt":"2023-11-14T22:13:20Z"}`
 	}
 	checkPosts := func(t *testing.T, got []post, wantIDs []string, wantBody string) {
 		t.Helper()
@@ -154,33 +182,69 @@ func TestIntegration(t *testing.T) {
 			t.Errorf("posted to %q, want %q", paths, want)
 		}
 	}
+	// jobs returns the messages on the fan-out queue, decoded, and deletes
+	// them.
+	jobs := func(t *testing.T) []*fanout.Job {
+		t.Helper()
+		var out []*fanout.Job
+		for {
+			msgs, err := queue.Receive(ctx, localsqs.ReceiveOptions{Max: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(msgs) == 0 {
+				return out
+			}
+			for _, m := range msgs {
+				job, shard, err := fanout.DecodeRecord([]byte(m.Body))
+				if err != nil || shard != nil {
+					t.Errorf("queued message %s: %v, shard %+v; want a job", m.Body, err, shard)
+				}
+				out = append(out, job)
+				if err := queue.Delete(m.ReceiptHandle); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
 
 	t.Run("broadcast", func(t *testing.T) {
-		if got, want := send(t, "bob-1=", "bob", `{"action":"sendmessage","message":"hi all"}`), `{"type":"ack","delivered":2,"stale":0}`; got != want {
+		got, id := send(t, "bob-1=", "bob", `{"action":"sendmessage","message":"hi all"}`)
+		if want := `{"type":"ack","queued":true,"id":"ID"}`; got != want {
 			t.Errorf("reply = %s, want %s", got, want)
 		}
-		checkPosts(t, api.take(), []string{"alice-1=", "alice-2="}, frame("bob", "hi all"))
+		checkPosts(t, api.take(), nil, "")
+		queued := jobs(t)
+		if len(queued) != 1 {
+			t.Fatalf("%d jobs queued, want 1", len(queued))
+		}
+		if j := queued[0]; j.ID != id || j.Sender != "bob-1=" || string(j.Frame) != frame(id, "bob", "hi all") {
+			t.Errorf("job {%s %s %s}, want {%s bob-1= %s}", j.ID, j.Sender, j.Frame, id, frame(id, "bob", "hi all"))
+		}
 	})
 	t.Run("direct to oneself", func(t *testing.T) {
-		if got, want := send(t, "alice-1=", "alice", `{"action":"sendmessage","message":"note","to":"alice"}`), `{"type":"ack","delivered":1,"stale":0}`; got != want {
+		got, id := send(t, "alice-1=", "alice", `{"action":"sendmessage","message":"note","to":"alice"}`)
+		if want := `{"type":"ack","delivered":1,"stale":0,"id":"ID"}`; got != want {
 			t.Errorf("reply = %s, want %s", got, want)
 		}
-		checkPosts(t, api.take(), []string{"alice-2="}, frame("alice", "note"))
+		checkPosts(t, api.take(), []string{"alice-2="}, frame(id, "alice", "note"))
 	})
 	t.Run("direct", func(t *testing.T) {
-		if got, want := send(t, "alice-1=", "alice", `{"action":"sendmessage","message":"psst","to":"bob"}`), `{"type":"ack","delivered":1,"stale":0}`; got != want {
+		got, id := send(t, "alice-1=", "alice", `{"action":"sendmessage","message":"psst","to":"bob"}`)
+		if want := `{"type":"ack","delivered":1,"stale":0,"id":"ID"}`; got != want {
 			t.Errorf("reply = %s, want %s", got, want)
 		}
-		checkPosts(t, api.take(), []string{"bob-1="}, frame("alice", "psst"))
+		checkPosts(t, api.take(), []string{"bob-1="}, frame(id, "alice", "psst"))
 	})
 	t.Run("gone connection", func(t *testing.T) {
 		api.mu.Lock()
 		api.gone["alice-2="] = true
 		api.mu.Unlock()
-		if got, want := send(t, "alice-1=", "alice", `{"action":"sendmessage","message":"anyone?"}`), `{"type":"ack","delivered":1,"stale":1}`; got != want {
+		got, id := send(t, "bob-1=", "bob", `{"action":"sendmessage","message":"anyone?","to":"alice"}`)
+		if want := `{"type":"ack","delivered":1,"stale":1,"id":"ID"}`; got != want {
 			t.Errorf("reply = %s, want %s", got, want)
 		}
-		checkPosts(t, api.take(), []string{"alice-2=", "bob-1="}, frame("alice", "anyone?"))
+		checkPosts(t, api.take(), []string{"alice-1=", "alice-2="}, frame(id, "bob", "anyone?"))
 		if row := getRow(ctx, t, db, table, "alice-2="); row != nil {
 			t.Errorf("gone connection still in the table: %v", row)
 		}
@@ -195,12 +259,17 @@ func TestIntegration(t *testing.T) {
 				t.Errorf("after disconnect #%d the row is still there: %v", i+1, row)
 			}
 		}
-		if got, want := send(t, "alice-1=", "alice", `{"action":"sendmessage","message":"alone"}`), `{"type":"ack","delivered":0,"stale":0}`; got != want {
-			t.Errorf("reply = %s, want %s", got, want)
+		if got, _ := send(t, "alice-1=", "alice", `{"action":"sendmessage","message":"alone?","to":"bob"}`); got != `{"type":"ack","delivered":0,"stale":0,"id":"ID"}` {
+			t.Errorf("reply = %s, want an ack to nobody", got)
 		}
 		checkPosts(t, api.take(), nil, "")
 	})
+	if n := len(jobs(t)); n != 0 {
+		t.Errorf("%d jobs queued by direct messages", n)
+	}
 }
+
+var messageID = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // connectRequest is the Lambda proxy event of a $connect, its authorizer
 // context as the Lambda runtime decodes it (a map[string]any).

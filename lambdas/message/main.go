@@ -1,6 +1,7 @@
-// Command message is the sendmessage and $default function: it posts a chat
-// message to the other connections and returns the sender's reply (see
-// package wsapi/lambdas/internal/message).
+// Command message is the sendmessage and $default function: it queues a
+// broadcast for the fanout function, or posts a direct message to the
+// recipient's connections, and returns the sender's reply (see package
+// wsapi/lambdas/internal/message).
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"wsapi/contract"
 	"wsapi/lambdas/internal/boot"
@@ -45,7 +47,9 @@ func setup(ctx context.Context, log *slog.Logger) (*message.Handler, error) {
 }
 
 // newHandler builds the SDK clients and the handler; the integration test
-// calls it with an aws.Config pointing at local servers.
+// calls it with an aws.Config pointing at local servers. The SQS client takes
+// its endpoint from the configuration like the others (the local run sets
+// AWS_ENDPOINT_URL_SQS), not from the queue URL.
 func newHandler(awsCfg aws.Config, cfg message.Config, m message.Metrics, log *slog.Logger) *message.Handler {
 	db := dynamodb.NewFromConfig(awsCfg)
 	mgmt := apigatewaymanagementapi.NewFromConfig(awsCfg, func(o *apigatewaymanagementapi.Options) {
@@ -55,6 +59,7 @@ func newHandler(awsCfg aws.Config, cfg message.Config, m message.Metrics, log *s
 		connections.NewLister(db, db, cfg.TableName, cfg.PrincipalIndexName),
 		connections.NewDeleter(db, cfg.TableName),
 		reply.NewSender(mgmt),
+		message.NewSQSPublisher(sqs.NewFromConfig(awsCfg), cfg.FanOutQueueURL),
 		cfg.Limits,
 		m,
 		log,

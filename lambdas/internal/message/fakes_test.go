@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"wsapi/contract"
 	"wsapi/lambdas/internal/connections"
@@ -207,4 +208,36 @@ func (f *fakePoster) ids() []string {
 	}
 	slices.Sort(ids)
 	return ids
+}
+
+// testQueueURL is the fan-out queue of the tests.
+const testQueueURL = "https://sqs.eu-west-1.amazonaws.com/123456789012/wsapi-fanout"
+
+// fakeQueue stands in for SQS: it keeps what SendMessage was given, or
+// fails with err.
+type fakeQueue struct {
+	journal *journal
+	err     error
+
+	mu   sync.Mutex
+	sent []*sqs.SendMessageInput
+}
+
+var _ SQSAPI = (*fakeQueue)(nil)
+
+func (f *fakeQueue) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent = append(f.sent, in)
+	f.journal.add("publish %d", len(f.sent))
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &sqs.SendMessageOutput{MessageId: aws.String(fmt.Sprintf("sqs-%d", len(f.sent)))}, nil
+}
+
+func (f *fakeQueue) all() []*sqs.SendMessageInput {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.sent)
 }

@@ -1,20 +1,34 @@
 // Package message handles the sendmessage and $default routes: it checks the
-// client's frame, posts it to every other connection (or to one principal's
-// connections) and returns the reply API Gateway sends back to the sender.
+// client's frame, hands a broadcast to the fan-out queue or posts a direct
+// message to one principal's connections, and returns the reply API Gateway
+// sends back to the sender.
 //
-// The function's return value is the sender's only answer: an ack with
-// counts, or an error with a stable code (package reply). It never posts to
-// the sender's own connection, and it returns a Go error only when it cannot
-// build a reply at all, which does not happen.
+// A broadcast is not posted here: the handler publishes one job (package
+// fanout's EncodeJob: the message id, the sender's connection id and the
+// frame) to the fan-out queue and acks {"type":"ack","queued":true,"id":...}.
+// The fanout function posts the frame to every other connection and later
+// sends the sender a {"type":"delivery",...} report with the counts. A
+// direct message ("to") is still posted within the invocation and acked
+// with its counts.
 //
-// Each fan-out is also recorded as one metrics record (see Metrics and
-// package metrics): recipients, delivered, stale, failed, its duration and
-// the frame's size, never who sent it or to which connections.
+// Every message gets a fresh id (128 random bits, 32 hex digits), carried by
+// its frame, its ack and its delivery report: delivery is at least once, and
+// clients drop a frame whose id they have already seen.
+//
+// The function's return value is the sender's only answer: an ack, or an
+// error with a stable code (package reply). It never posts to the sender's
+// own connection, and it returns a Go error only when it cannot build a
+// reply at all, which does not happen.
+//
+// Each accepted message is also recorded as one metrics record (see Metrics
+// and package metrics), never who sent it or to which connections.
 package message
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +42,7 @@ import (
 
 	"wsapi/contract"
 	"wsapi/lambdas/internal/connections"
+	"wsapi/lambdas/internal/fanout"
 	"wsapi/lambdas/internal/metrics"
 	"wsapi/lambdas/internal/reply"
 )
@@ -36,10 +51,10 @@ import (
 // PostToConnection's Data): a frame over it would fail for every recipient.
 const maxFrameBytes = 128 * 1024
 
-// Directory lists connection ids page by page; connections.Lister is the
-// DynamoDB one.
+// Directory lists one principal's connection ids page by page;
+// connections.Lister is the DynamoDB one. Broadcasts list nothing here: the
+// fanout function scans the table.
 type Directory interface {
-	All(ctx context.Context) iter.Seq2[string, error]
 	OfPrincipal(ctx context.Context, principalID string) iter.Seq2[string, error]
 }
 
@@ -54,12 +69,29 @@ type Sender interface {
 	Send(ctx context.Context, connectionID string, data []byte) error
 }
 
-// Metrics records what a fan-out did; metrics.EMF is the EMF one. The
-// handler calls it once per invocation that lists recipients, that is for
-// every sendmessage frame that passes its checks, including one whose
-// listing fails part way (with the posts made so far). Frames refused
-// before that ($default, invalid sendmessage frames) and internal errors
-// record nothing: no recipient was listed and no frame was sent.
+// Publisher enqueues a broadcast's job, the body fanout.EncodeJob made, for
+// the fanout function; SQSPublisher is the SQS one. A nil error means the
+// queue has the job.
+type Publisher interface {
+	Publish(ctx context.Context, body []byte) error
+}
+
+// Metrics records what a message invocation did; metrics.EMF is the EMF
+// one. The handler calls it once for every sendmessage frame that passes
+// its checks:
+//
+//   - a direct message: the connections listed (Recipients, the sender's
+//     own left out), Delivered, Stale, PostFailed, FanOutDuration (listing
+//     and posting) and FrameBytes, also when the listing fails part way
+//     (with the posts made so far);
+//   - a broadcast: zero Recipients, Delivered, Stale and PostFailed (this
+//     function posts nothing; the fanout function records the posts under
+//     its own Function dimension), FanOutDuration as the time to publish
+//     the job, and FrameBytes; also when publishing fails.
+//
+// Frames refused before that ($default, invalid sendmessage frames) and
+// other internal errors record nothing: no recipient was listed, no job
+// published and no frame sent.
 type Metrics interface {
 	FanOut(ctx context.Context, f metrics.FanOut)
 }
@@ -68,23 +100,26 @@ var (
 	_ Directory = (*connections.Lister)(nil)
 	_ Remover   = (*connections.Deleter)(nil)
 	_ Sender    = (*reply.Sender)(nil)
+	_ Publisher = (*SQSPublisher)(nil)
 	_ Metrics   = (*metrics.EMF)(nil)
 )
 
 // Handler is the sendmessage and $default function.
 type Handler struct {
-	dir     Directory
-	remover Remover
-	sender  Sender
-	limits  Limits
-	metrics Metrics
-	log     *slog.Logger
-	now     func() time.Time
+	dir       Directory
+	remover   Remover
+	sender    Sender
+	publisher Publisher
+	limits    Limits
+	metrics   Metrics
+	log       *slog.Logger
+	now       func() time.Time
+	newID     func() string
 }
 
 // New returns a Handler. Zero limits mean the defaults; a nil m records
 // nothing.
-func New(dir Directory, remover Remover, sender Sender, limits Limits, m Metrics, log *slog.Logger) *Handler {
+func New(dir Directory, remover Remover, sender Sender, publisher Publisher, limits Limits, m Metrics, log *slog.Logger) *Handler {
 	if limits.MaxMessageBytes <= 0 {
 		limits.MaxMessageBytes = DefaultMaxMessageBytes
 	}
@@ -94,7 +129,10 @@ func New(dir Directory, remover Remover, sender Sender, limits Limits, m Metrics
 	if m == nil {
 		m = metrics.Nop{}
 	}
-	return &Handler{dir: dir, remover: remover, sender: sender, limits: limits, metrics: m, log: log, now: time.Now}
+	return &Handler{
+		dir: dir, remover: remover, sender: sender, publisher: publisher, limits: limits, metrics: m, log: log,
+		now: time.Now, newID: newMessageID,
+	}
 }
 
 // Handle answers one frame. It returns a nil error in every case: bad input
@@ -133,8 +171,11 @@ func (h *Handler) handle(ctx context.Context, log *slog.Logger, ev connections.M
 		return internalError(ctx, ev)
 	}
 
+	id := h.newID()
+	log = log.With("messageId", id)
 	frame, err := encodeFrame(reply.Message{
 		Type:    reply.TypeMessage,
+		ID:      id,
 		From:    ev.Authorizer.PrincipalID,
 		Message: req.message,
 		SentAt:  h.sentAt(ev).Format(time.RFC3339),
@@ -150,12 +191,11 @@ func (h *Handler) handle(ctx context.Context, log *slog.Logger, ev connections.M
 		return errTooLarge(h.limits.MaxMessageBytes).reply()
 	}
 
-	mode, recipients := "broadcast", h.dir.All(ctx)
-	if req.to != "" {
-		mode, recipients = "direct", h.dir.OfPrincipal(ctx, req.to)
+	if req.to == "" {
+		return h.broadcast(ctx, log, ev, id, frame, len(req.message))
 	}
 	start := time.Now()
-	n, err := h.deliver(ctx, log, recipients, ev.ConnectionID, frame)
+	n, err := h.deliver(ctx, log, h.dir.OfPrincipal(ctx, req.to), ev.ConnectionID, frame)
 	h.metrics.FanOut(ctx, metrics.FanOut{
 		Recipients: n.recipients,
 		Delivered:  n.delivered,
@@ -164,13 +204,48 @@ func (h *Handler) handle(ctx context.Context, log *slog.Logger, ev connections.M
 		Duration:   time.Since(start),
 		FrameBytes: len(frame),
 	})
-	attrs := []any{"mode", mode, "messageBytes", len(req.message), "delivered", n.delivered, "stale", n.stale, "failed", n.failed}
+	attrs := []any{"mode", "direct", "messageBytes", len(req.message), "delivered", n.delivered, "stale", n.stale, "failed", n.failed}
 	if err != nil {
 		log.ErrorContext(ctx, "listing recipients failed", append(attrs, "error", err)...)
 		return internalError(ctx, ev)
 	}
 	log.InfoContext(ctx, "message sent", attrs...)
-	return reply.Ack(n.delivered, n.stale, n.failed)
+	ack := reply.Ack(n.delivered, n.stale, n.failed)
+	ack.ID = id
+	return ack
+}
+
+// broadcast publishes the job that fans frame out to every connection but
+// the sender's, and acks it as queued. If publishing fails the sender gets
+// the internal error: the job is then normally not queued, but it may be if
+// only SQS's answer was lost; a client that sends the message again sends
+// a new message with a new id.
+func (h *Handler) broadcast(ctx context.Context, log *slog.Logger, ev connections.MessageEvent, id string, frame []byte, messageBytes int) reply.Reply {
+	body, err := fanout.EncodeJob(id, ev.ConnectionID, frame)
+	if err != nil {
+		log.ErrorContext(ctx, "encoding the fan-out job failed", "error", err)
+		return internalError(ctx, ev)
+	}
+	start := time.Now()
+	err = h.publisher.Publish(ctx, body)
+	h.metrics.FanOut(ctx, metrics.FanOut{Duration: time.Since(start), FrameBytes: len(frame)})
+	attrs := []any{"mode", "broadcast", "messageBytes", messageBytes, "frameBytes", len(frame), "jobBytes", len(body)}
+	if err != nil {
+		log.ErrorContext(ctx, "queueing the broadcast failed", append(attrs, "error", err)...)
+		return internalError(ctx, ev)
+	}
+	log.InfoContext(ctx, "message queued", attrs...)
+	return reply.QueuedAck(id)
+}
+
+// newMessageID returns 128 bits from crypto/rand as 32 hex digits: enough
+// that two messages never share an id, which clients rely on to drop
+// duplicates. crypto/rand.Read does not fail (it crashes the program
+// instead, Go 1.24 and later).
+func newMessageID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // counts are what deliver did: recipients is how many connections it

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"iter"
 	"log/slog"
+	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,19 +22,26 @@ import (
 
 	"wsapi/contract"
 	"wsapi/lambdas/internal/connections"
+	"wsapi/lambdas/internal/fanout"
 	"wsapi/lambdas/internal/metrics"
 	"wsapi/lambdas/internal/metrics/emftest"
 	"wsapi/lambdas/internal/reply"
 	"wsapi/lambdas/internal/testutil"
 )
 
-const awsRequestID = "aws-req-3"
+const (
+	awsRequestID = "aws-req-3"
+	// testID is the message id of every message a rig handles.
+	testID = "0123456789abcdef0123456789abcdef"
+)
 
 // rig is a Handler over the real adapters (connections.Lister and Deleter,
-// reply.Sender) and hand-written fakes of the SDK calls beneath them.
+// reply.Sender, SQSPublisher) and hand-written fakes of the SDK calls
+// beneath them.
 type rig struct {
 	table   *fakeTable
 	poster  *fakePoster
+	queue   *fakeQueue
 	metrics *fakeMetrics
 	logs    *bytes.Buffer
 	h       *Handler
@@ -43,13 +52,16 @@ func newRig(rows []row, limits Limits) *rig {
 	r := &rig{
 		table:   &fakeTable{journal: j, pageSize: 2, rows: slices.Clone(rows)},
 		poster:  &fakePoster{journal: j, errs: map[string]error{}, reached: make(chan struct{})},
+		queue:   &fakeQueue{journal: j},
 		metrics: &fakeMetrics{},
 		logs:    &bytes.Buffer{},
 	}
 	log := slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	lister := connections.NewLister(r.table, r.table, "conns", "byPrincipal")
-	r.h = New(lister, connections.NewDeleter(r.table, "conns"), reply.NewSender(r.poster), limits, r.metrics, log)
+	r.h = New(lister, connections.NewDeleter(r.table, "conns"), reply.NewSender(r.poster),
+		NewSQSPublisher(r.queue, testQueueURL), limits, r.metrics, log)
 	r.h.now = func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }
+	r.h.newID = func() string { return testID }
 	return r
 }
 
@@ -84,10 +96,16 @@ func replyJSON(t *testing.T, r reply.Reply) string {
 	return string(b)
 }
 
-// people: alice-1= is the sender in every fixture.
+// people: alice-1= is the sender in every fixture; bob has three
+// connections, more than the fake table's page of two.
 var people = []row{
 	{"alice-1=", "alice"}, {"bob-1=", "bob"}, {"alice-2=", "alice"},
-	{"carol-1=", "carol"}, {"bob-2=", "bob"},
+	{"carol-1=", "carol"}, {"bob-2=", "bob"}, {"bob-3=", "bob"},
+}
+
+// frameOf is the frame alice's message msg becomes, with the rig's id.
+func frameOf(msg string) string {
+	return `{"type":"message","id":"` + testID + `","from":"alice","message":"` + msg + `","sentAt":"2023-11-14T22:13:20Z"}`
 }
 
 func TestHandleRefusesBadFrames(t *testing.T) {
@@ -167,7 +185,7 @@ func TestHandleRefusesBadFrames(t *testing.T) {
 				t.Fatalf("reply = %s, want an error with code %s", replyJSON(t, got), tt.want)
 			}
 			if r.table.scans+r.table.queries+len(r.table.deleted) != 0 || len(r.poster.journal.all()) != 0 {
-				t.Errorf("refused frame still reached the table or the API: %q", r.poster.journal.all())
+				t.Errorf("refused frame still reached the table, the queue or the API: %q", r.poster.journal.all())
 			}
 			if got := r.metrics.all(); len(got) != 0 {
 				t.Errorf("refused frame recorded a fan-out: %+v", got)
@@ -190,16 +208,77 @@ func TestDefaultFixture(t *testing.T) {
 	}
 }
 
-func TestHandleDelivers(t *testing.T) {
-	boom := errors.New("boom")
-	frame := func(msg string) string {
-		return `{"type":"message","from":"alice","message":"` + msg + `","sentAt":"2023-11-14T22:13:20Z"}`
+// TestHandleQueuesBroadcasts: a broadcast lists and posts nothing; it
+// publishes one job that package fanout decodes back to the id, the
+// sender and the frame, and is acked as queued with the frame's id.
+func TestHandleQueuesBroadcasts(t *testing.T) {
+	tests := []struct {
+		name      string
+		body      string // replaces the fixture's when set
+		wantFrame string
+	}{
+		{name: "the fixture", wantFrame: frameOf(`hello <b>&</b> O'Brien é`)},
+		{
+			name:      "message of exactly the limit",
+			body:      `{"action":"sendmessage","message":"` + strings.Repeat("é", 16) + `"}`,
+			wantFrame: frameOf(strings.Repeat("é", 16)),
+		},
+		{
+			name:      "control characters and quotes, escaped once",
+			body:      `{"message":"a\"b\\c\u0001","action":"sendmessage"}`,
+			wantFrame: frameOf(`a\"b\\c\u0001`),
+		},
 	}
-	broadcast := frame(`hello <b>&</b> O'Brien é`)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(people, Limits{MaxMessageBytes: 32, MaxInFlight: 3})
+			ev := loadEvent(t, "sendmessage.json")
+			if tt.body != "" {
+				ev.Body = tt.body
+			}
+
+			if got, want := replyJSON(t, r.handle(t, ev)), `{"type":"ack","queued":true,"id":"`+testID+`"}`; got != want {
+				t.Errorf("reply = %s, want %s", got, want)
+			}
+			if j := r.poster.journal.all(); !slices.Equal(j, []string{"publish 1"}) {
+				t.Errorf("calls %q, want one publish and no scan, query or post", j)
+			}
+			sent := r.queue.all()
+			if len(sent) != 1 || aws.ToString(sent[0].QueueUrl) != testQueueURL {
+				t.Fatalf("sent %+v, want one message to %s", sent, testQueueURL)
+			}
+			job, shard, err := fanout.DecodeRecord([]byte(aws.ToString(sent[0].MessageBody)))
+			if err != nil || shard != nil || job == nil {
+				t.Fatalf("DecodeRecord(job) = %+v, %+v, %v; want a job", job, shard, err)
+			}
+			if job.ID != testID || job.Sender != ev.ConnectionID || string(job.Frame) != tt.wantFrame || job.TotalShards != 0 {
+				t.Errorf("job = {%s %s %s %d}, want {%s %s %s 0}", job.ID, job.Sender, job.Frame, job.TotalShards, testID, ev.ConnectionID, tt.wantFrame)
+			}
+
+			lines := testutil.LogLines(t, r.logs)
+			if len(lines) != 1 || lines[0]["level"] != "INFO" || lines[0]["msg"] != "message queued" ||
+				lines[0]["messageId"] != testID || lines[0]["mode"] != "broadcast" || lines[0]["apiRequestId"] != ev.RequestID {
+				t.Errorf("log = %v, want one INFO line, message queued, with the ids", lines)
+			}
+			got := r.metrics.all()
+			if len(got) != 1 || got[0].Duration < 0 {
+				t.Fatalf("fan-out records %+v, want 1", got)
+			}
+			got[0].Duration = 0
+			if want := (metrics.FanOut{FrameBytes: len(tt.wantFrame)}); got[0] != want {
+				t.Errorf("fan-out record %+v, want %+v", got[0], want)
+			}
+		})
+	}
+}
+
+// TestHandleDeliversDirect: a message with "to" is still posted within the
+// invocation, to the principal's connections, and acked with the counts.
+func TestHandleDeliversDirect(t *testing.T) {
+	boom := errors.New("boom")
 	tests := []struct {
 		name        string
-		event       string
-		body        string // replaces the fixture's when set
+		body        string // replaces the direct fixture's when set
 		rows        []row
 		postErrs    map[string]error
 		delErr      error
@@ -214,118 +293,80 @@ func TestHandleDelivers(t *testing.T) {
 		wantFanOut metrics.FanOut
 	}{
 		{
-			name:       "broadcast to everyone else",
-			event:      "sendmessage.json",
+			name:       "only the recipient's connections",
 			rows:       people,
-			wantReply:  `{"type":"ack","delivered":4,"stale":0}`,
-			wantPosted: []string{"alice-2=", "bob-1=", "bob-2=", "carol-1="},
-			wantFrame:  broadcast,
-			wantRows:   5,
-			wantFanOut: metrics.FanOut{Recipients: 4, Delivered: 4},
-		},
-		{
-			name:       "broadcast with nobody else connected",
-			event:      "sendmessage.json",
-			rows:       people[:1],
-			wantReply:  `{"type":"ack","delivered":0,"stale":0}`,
-			wantFrame:  broadcast,
-			wantRows:   1,
-			wantFanOut: metrics.FanOut{},
+			wantReply:  `{"type":"ack","delivered":3,"stale":0,"id":"` + testID + `"}`,
+			wantPosted: []string{"bob-1=", "bob-2=", "bob-3="},
+			wantFrame:  frameOf("psst"),
+			wantRows:   6,
+			wantFanOut: metrics.FanOut{Recipients: 3, Delivered: 3},
 		},
 		{
 			name:       "message of exactly the limit",
-			event:      "sendmessage.json",
-			body:       `{"action":"sendmessage","message":"` + strings.Repeat("é", 16) + `"}`,
+			body:       `{"action":"sendmessage","message":"` + strings.Repeat("é", 16) + `","to":"bob"}`,
 			rows:       people[:2],
-			wantReply:  `{"type":"ack","delivered":1,"stale":0}`,
+			wantReply:  `{"type":"ack","delivered":1,"stale":0,"id":"` + testID + `"}`,
 			wantPosted: []string{"bob-1="},
-			wantFrame:  frame(strings.Repeat("é", 16)),
+			wantFrame:  frameOf(strings.Repeat("é", 16)),
 			wantRows:   2,
 			wantFanOut: metrics.FanOut{Recipients: 1, Delivered: 1},
 		},
 		{
-			name:       "direct: only the recipient's connections",
-			event:      "direct.json",
-			rows:       people,
-			wantReply:  `{"type":"ack","delivered":2,"stale":0}`,
-			wantPosted: []string{"bob-1=", "bob-2="},
-			wantFrame:  frame("psst"),
-			wantRows:   5,
-			wantFanOut: metrics.FanOut{Recipients: 2, Delivered: 2},
-		},
-		{
-			name:       "direct to oneself: the other connections only",
-			event:      "direct.json",
+			name:       "to oneself: the other connections only",
 			body:       `{"action":"sendmessage","message":"psst","to":"alice"}`,
 			rows:       people,
-			wantReply:  `{"type":"ack","delivered":1,"stale":0}`,
+			wantReply:  `{"type":"ack","delivered":1,"stale":0,"id":"` + testID + `"}`,
 			wantPosted: []string{"alice-2="},
-			wantFrame:  frame("psst"),
-			wantRows:   5,
+			wantFrame:  frameOf("psst"),
+			wantRows:   6,
 			wantFanOut: metrics.FanOut{Recipients: 1, Delivered: 1},
 		},
 		{
-			name:       "direct to nobody connected",
-			event:      "direct.json",
+			name:       "to nobody connected",
 			body:       `{"to":"dave","message":"psst","action":"sendmessage"}`,
 			rows:       people,
-			wantReply:  `{"type":"ack","delivered":0,"stale":0}`,
-			wantFrame:  frame("psst"),
-			wantRows:   5,
+			wantReply:  `{"type":"ack","delivered":0,"stale":0,"id":"` + testID + `"}`,
+			wantFrame:  frameOf("psst"),
+			wantRows:   6,
 			wantFanOut: metrics.FanOut{},
 		},
 		{
 			name:        "gone connection: removed, counted stale, others delivered",
-			event:       "sendmessage.json",
 			rows:        people,
 			postErrs:    map[string]error{"bob-1=": &apitypes.GoneException{Message: aws.String("Gone")}},
-			wantReply:   `{"type":"ack","delivered":3,"stale":1}`,
-			wantPosted:  []string{"alice-2=", "bob-2=", "carol-1="},
-			wantFrame:   broadcast,
+			wantReply:   `{"type":"ack","delivered":2,"stale":1,"id":"` + testID + `"}`,
+			wantPosted:  []string{"bob-2=", "bob-3="},
+			wantFrame:   frameOf("psst"),
 			wantDeleted: []string{"bob-1="},
-			wantRows:    4,
-			wantFanOut:  metrics.FanOut{Recipients: 4, Delivered: 3, Stale: 1},
-		},
-		{
-			name:        "gone connection that cannot be removed: still stale",
-			event:       "direct.json",
-			rows:        people,
-			postErrs:    map[string]error{"bob-2=": &apitypes.GoneException{}},
-			delErr:      boom,
-			wantReply:   `{"type":"ack","delivered":1,"stale":1}`,
-			wantPosted:  []string{"bob-1="},
-			wantFrame:   frame("psst"),
-			wantDeleted: []string{"bob-2="},
 			wantRows:    5,
-			wantWarn:    []string{"bob-2="},
-			wantFanOut:  metrics.FanOut{Recipients: 2, Delivered: 1, Stale: 1},
-		},
-		{
-			name:        "three recipients, one gone",
-			event:       "sendmessage.json",
-			rows:        people[:4],
-			postErrs:    map[string]error{"carol-1=": &apitypes.GoneException{}},
-			wantReply:   `{"type":"ack","delivered":2,"stale":1}`,
-			wantPosted:  []string{"alice-2=", "bob-1="},
-			wantFrame:   broadcast,
-			wantDeleted: []string{"carol-1="},
-			wantRows:    3,
 			wantFanOut:  metrics.FanOut{Recipients: 3, Delivered: 2, Stale: 1},
 		},
 		{
-			name:  "other post errors: counted failed, logged, others delivered",
-			event: "sendmessage.json",
-			rows:  people,
+			name:        "gone connection that cannot be removed: still stale",
+			rows:        people,
+			postErrs:    map[string]error{"bob-2=": &apitypes.GoneException{}},
+			delErr:      boom,
+			wantReply:   `{"type":"ack","delivered":2,"stale":1,"id":"` + testID + `"}`,
+			wantPosted:  []string{"bob-1=", "bob-3="},
+			wantFrame:   frameOf("psst"),
+			wantDeleted: []string{"bob-2="},
+			wantRows:    6,
+			wantWarn:    []string{"bob-2="},
+			wantFanOut:  metrics.FanOut{Recipients: 3, Delivered: 2, Stale: 1},
+		},
+		{
+			name: "other post errors: counted failed, logged, others delivered",
+			rows: people,
 			postErrs: map[string]error{
-				"carol-1=": &apitypes.ForbiddenException{Message: aws.String("Forbidden")},
-				"bob-2=":   boom,
+				"bob-1=": &apitypes.ForbiddenException{Message: aws.String("Forbidden")},
+				"bob-3=": boom,
 			},
-			wantReply:  `{"type":"ack","delivered":2,"stale":0,"failed":2}`,
-			wantPosted: []string{"alice-2=", "bob-1="},
-			wantFrame:  broadcast,
-			wantRows:   5,
-			wantWarn:   []string{"bob-2=", "carol-1="},
-			wantFanOut: metrics.FanOut{Recipients: 4, Delivered: 2, PostFailed: 2},
+			wantReply:  `{"type":"ack","delivered":1,"stale":0,"failed":2,"id":"` + testID + `"}`,
+			wantPosted: []string{"bob-2="},
+			wantFrame:  frameOf("psst"),
+			wantRows:   6,
+			wantWarn:   []string{"bob-1=", "bob-3="},
+			wantFanOut: metrics.FanOut{Recipients: 3, Delivered: 1, PostFailed: 2},
 		},
 	}
 	for _, tt := range tests {
@@ -333,7 +374,7 @@ func TestHandleDelivers(t *testing.T) {
 			r := newRig(tt.rows, Limits{MaxMessageBytes: 32, MaxInFlight: 3})
 			r.table.delErr = tt.delErr
 			r.poster.errs = tt.postErrs
-			ev := loadEvent(t, tt.event)
+			ev := loadEvent(t, "direct.json")
 			if tt.body != "" {
 				ev.Body = tt.body
 			}
@@ -359,9 +400,8 @@ func TestHandleDelivers(t *testing.T) {
 			if len(r.table.rows) != tt.wantRows {
 				t.Errorf("%d rows left, want %d", len(r.table.rows), tt.wantRows)
 			}
-			direct := strings.Contains(ev.Body, `"to"`)
-			if (direct && r.table.scans != 0) || (!direct && r.table.queries != 0) {
-				t.Errorf("%d scans and %d queries for a direct message: %t", r.table.scans, r.table.queries, direct)
+			if r.table.scans != 0 || r.table.queries == 0 || len(r.queue.all()) != 0 {
+				t.Errorf("%d scans, %d queries, %d published; want a query only", r.table.scans, r.table.queries, len(r.queue.all()))
 			}
 
 			var warned []string
@@ -383,7 +423,8 @@ func TestHandleDelivers(t *testing.T) {
 			if !slices.Equal(warned, tt.wantWarn) {
 				t.Errorf("warned about %q, want %q", warned, tt.wantWarn)
 			}
-			if summary == nil || summary["msg"] != "message sent" || summary["apiRequestId"] != ev.RequestID {
+			if summary == nil || summary["msg"] != "message sent" || summary["apiRequestId"] != ev.RequestID ||
+				summary["messageId"] != testID || summary["mode"] != "direct" {
 				t.Errorf("summary log line = %v", summary)
 			}
 
@@ -404,6 +445,55 @@ func TestHandleDelivers(t *testing.T) {
 	}
 }
 
+// TestMessageIDs runs broadcasts and direct messages through a Handler
+// with its own id generator: every message gets a new id of 32 lower-case
+// hex digits (128 bits), and its frame carries the id its ack names.
+func TestMessageIDs(t *testing.T) {
+	r := newRig(people, Limits{})
+	r.h.newID = newMessageID
+	hex32 := regexp.MustCompile(`^[0-9a-f]{32}$`)
+	seen := map[string]bool{}
+	const n = 200
+	for i := range n {
+		ev := loadEvent(t, "sendmessage.json")
+		if i%2 == 1 {
+			ev = loadEvent(t, "direct.json")
+		}
+		got := r.handle(t, ev)
+		if !hex32.MatchString(got.ID) || seen[got.ID] {
+			t.Fatalf("message %d: id %q, want 32 hex digits, new", i, got.ID)
+		}
+		seen[got.ID] = true
+
+		var frames [][]byte
+		if i%2 == 0 {
+			sent := r.queue.all()
+			job, _, err := fanout.DecodeRecord([]byte(aws.ToString(sent[len(sent)-1].MessageBody)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if job.ID != got.ID {
+				t.Errorf("job id %s, ack id %s", job.ID, got.ID)
+			}
+			frames = append(frames, job.Frame)
+		} else {
+			for _, data := range r.poster.posted {
+				frames = append(frames, data)
+			}
+			r.poster.posted = nil
+		}
+		for _, f := range frames {
+			var m reply.Message
+			if err := json.Unmarshal(f, &m); err != nil || m.ID != got.ID {
+				t.Errorf("message %d: frame %s (%v) does not carry the ack's id %s", i, f, err, got.ID)
+			}
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("%d ids for %d messages", len(seen), n)
+	}
+}
+
 func TestHandleInternalErrors(t *testing.T) {
 	boom := errors.New("ProvisionedThroughputExceededException: slow down")
 	tests := []struct {
@@ -411,13 +501,15 @@ func TestHandleInternalErrors(t *testing.T) {
 		event      string
 		edit       func(*connections.MessageEvent)
 		failPage   int
+		publishErr error
 		wantPosted int
 		// wantRecord: a fan-out record, whose Recipients is wantPosted
 		wantRecord bool
 	}{
-		{name: "scan fails at once", event: "sendmessage.json", failPage: 1, wantRecord: true},
-		{name: "scan fails on page 2", event: "sendmessage.json", failPage: 2, wantPosted: 1, wantRecord: true},
-		{name: "query fails", event: "direct.json", failPage: 1, wantRecord: true},
+		{name: "query fails at once", event: "direct.json", failPage: 1, wantRecord: true},
+		{name: "query fails on page 2", event: "direct.json", failPage: 2, wantPosted: 2, wantRecord: true},
+		{name: "publishing fails", event: "sendmessage.json", publishErr: boom, wantRecord: true},
+		{name: "the sender's connection id is too long for a job", event: "sendmessage.json", edit: func(ev *connections.MessageEvent) { ev.ConnectionID = strings.Repeat("c", 300) }},
 		{name: "no principal in the event", event: "sendmessage.json", edit: func(ev *connections.MessageEvent) { ev.Authorizer.PrincipalID = "" }},
 		{name: "no connection id in the event", event: "sendmessage.json", edit: func(ev *connections.MessageEvent) { ev.ConnectionID = "" }},
 	}
@@ -425,6 +517,7 @@ func TestHandleInternalErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRig(people, Limits{})
 			r.table.failPage, r.table.err = tt.failPage, boom
+			r.queue.err = tt.publishErr
 			ev := loadEvent(t, tt.event)
 			if tt.edit != nil {
 				tt.edit(&ev)
@@ -456,6 +549,9 @@ func TestHandleInternalErrors(t *testing.T) {
 					if l["apiRequestId"] != ev.RequestID || l["awsRequestId"] != awsRequestID {
 						t.Errorf("ERROR line without both request ids: %v", l)
 					}
+					if tt.wantRecord && (l["error"] == nil || l["messageId"] != testID) {
+						t.Errorf("ERROR line without the error or the message id: %v", l)
+					}
 				}
 			}
 			if errorLines != 1 {
@@ -463,6 +559,11 @@ func TestHandleInternalErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// direct is a direct message to principal.
+func direct(principal string) string {
+	return `{"action":"sendmessage","message":"hi","to":"` + principal + `"}`
 }
 
 func TestHandleBoundsConcurrency(t *testing.T) {
@@ -475,9 +576,9 @@ func TestHandleBoundsConcurrency(t *testing.T) {
 			r := newRig(rows, Limits{MaxInFlight: limit})
 			r.poster.hold = limit
 
-			got := replyJSON(t, r.handle(t, loadEvent(t, "sendmessage.json")))
+			got := replyJSON(t, r.handle(t, withBody(loadEvent(t, "direct.json"), direct("peer"))))
 
-			if want := `{"type":"ack","delivered":` + strconv.Itoa(3*limit) + `,"stale":0}`; got != want {
+			if want := `{"type":"ack","delivered":` + strconv.Itoa(3*limit) + `,"stale":0,"id":"` + testID + `"}`; got != want {
 				t.Errorf("reply = %s, want %s", got, want)
 			}
 			if m := r.poster.maxInFlight.Load(); m != int64(limit) {
@@ -492,30 +593,30 @@ func TestHandleBoundsConcurrency(t *testing.T) {
 func TestHandleStreamsPages(t *testing.T) {
 	var rows []row
 	for i := range 7 {
-		rows = append(rows, row{"c" + strconv.Itoa(i) + "=", "p" + strconv.Itoa(i%2)})
+		rows = append(rows, row{"c" + strconv.Itoa(i) + "=", "p"})
 	}
 	r := newRig(rows, Limits{MaxInFlight: 1})
-	ev := loadEvent(t, "sendmessage.json")
+	ev := withBody(loadEvent(t, "direct.json"), direct("p"))
 	ev.ConnectionID = "c0="
 
 	got := replyJSON(t, r.handle(t, ev))
 
-	if want := `{"type":"ack","delivered":6,"stale":0}`; got != want {
+	if want := `{"type":"ack","delivered":6,"stale":0,"id":"` + testID + `"}`; got != want {
 		t.Errorf("reply = %s, want %s", got, want)
 	}
-	if r.table.scans != 4 {
-		t.Errorf("%d scans, want 4 pages of 2", r.table.scans)
+	if r.table.queries != 4 {
+		t.Errorf("%d queries, want 4 pages of 2", r.table.queries)
 	}
 	j := r.poster.journal.all()
 	firstPost := slices.IndexFunc(j, func(e string) bool { return strings.HasPrefix(e, "post ") })
-	lastScan := slices.Index(j, "scan 4")
-	if firstPost < 0 || lastScan < 0 || firstPost > lastScan {
+	lastQuery := slices.Index(j, "query 4")
+	if firstPost < 0 || lastQuery < 0 || firstPost > lastQuery {
 		t.Errorf("calls %q: want posting to start before the last page is read", j)
 	}
 }
 
 // TestLogsCarryNoClientText sends frames holding a marker through every
-// path and checks that no log line repeats it.
+// path and checks that no log line repeats it, nor the job that carries it.
 func TestLogsCarryNoClientText(t *testing.T) {
 	const secret = "s3cr3t-Marker"
 	bodies := []string{
@@ -527,19 +628,35 @@ func TestLogsCarryNoClientText(t *testing.T) {
 		secret,
 		`{"action":"sendmessage","message":"` + strings.Repeat(secret, 10000) + `"}`,
 	}
-	for _, fail := range []string{"", "post", "scan"} {
+	for _, fail := range []string{"", "post", "query", "publish"} {
 		r := newRig(people, Limits{})
-		if fail == "post" {
+		switch fail {
+		case "post":
 			r.poster.errs = map[string]error{"bob-1=": errors.New("boom"), "bob-2=": &apitypes.GoneException{}}
-		}
-		if fail == "scan" {
+		case "query":
 			r.table.failPage, r.table.err = 1, errors.New("boom")
+		case "publish":
+			r.queue.err = errors.New("boom")
 		}
 		for _, b := range bodies {
 			r.handle(t, withBody(loadEvent(t, "sendmessage.json"), b))
 		}
-		if strings.Contains(r.logs.String(), secret) {
-			t.Errorf("failure %q: logs repeat client text:\n%s", fail, r.logs)
+		logs := r.logs.String()
+		if strings.Contains(logs, secret) {
+			t.Errorf("failure %q: logs repeat client text:\n%s", fail, logs)
+		}
+		sent := r.queue.all()
+		if len(sent) == 0 {
+			t.Errorf("failure %q: nothing published", fail)
+		}
+		for _, m := range sent {
+			var job struct{ Frame string }
+			if err := json.Unmarshal([]byte(aws.ToString(m.MessageBody)), &job); err != nil || len(job.Frame) < 40 {
+				t.Fatalf("job %s: %v", aws.ToString(m.MessageBody), err)
+			}
+			if strings.Contains(logs, job.Frame[:40]) {
+				t.Errorf("failure %q: logs repeat the job's frame:\n%s", fail, logs)
+			}
 		}
 		if r.logs.Len() == 0 {
 			t.Errorf("failure %q: nothing logged", fail)
@@ -552,6 +669,7 @@ func TestConfigFromEnv(t *testing.T) {
 		"TABLE_NAME":           "conns",
 		"PRINCIPAL_INDEX_NAME": "byPrincipal",
 		"CONNECTIONS_ENDPOINT": "https://abc123.execute-api.eu-west-1.amazonaws.com/prod",
+		"FANOUT_QUEUE_URL":     testQueueURL,
 	}
 	with := func(k, v string) map[string]string {
 		m := map[string]string{}
@@ -565,16 +683,34 @@ func TestConfigFromEnv(t *testing.T) {
 		TableName:           "conns",
 		PrincipalIndexName:  "byPrincipal",
 		ConnectionsEndpoint: "https://abc123.execute-api.eu-west-1.amazonaws.com/prod",
+		FanOutQueueURL:      testQueueURL,
 		Limits:              Limits{MaxMessageBytes: 32768, MaxInFlight: 16},
 	}
+	withQueue := func(u string) Config {
+		c := defaults
+		c.FanOutQueueURL = u
+		return c
+	}
+	const local = "http://127.0.0.1:4566/000000000000/wsapi-fanout_1"
 	testutil.RunConfigTests(t, ConfigFromEnv, []testutil.ConfigTest[Config]{
 		{Name: "defaults", Env: full, Want: defaults},
-		{Name: "limits", Env: with("MAX_IN_FLIGHT", "4"), Want: Config{TableName: "conns", PrincipalIndexName: "byPrincipal", ConnectionsEndpoint: defaults.ConnectionsEndpoint, Limits: Limits{MaxMessageBytes: 32768, MaxInFlight: 4}}},
+		{Name: "limits", Env: with("MAX_IN_FLIGHT", "4"), Want: Config{TableName: "conns", PrincipalIndexName: "byPrincipal", ConnectionsEndpoint: defaults.ConnectionsEndpoint, FanOutQueueURL: testQueueURL, Limits: Limits{MaxMessageBytes: 32768, MaxInFlight: 4}}},
 		{Name: "trailing slash", Env: with("CONNECTIONS_ENDPOINT", "https://abc123.execute-api.eu-west-1.amazonaws.com/prod/"), Want: defaults},
-		{Name: "nothing set", Env: map[string]string{}, WantErr: []string{"TABLE_NAME is not set", "PRINCIPAL_INDEX_NAME is not set", "CONNECTIONS_ENDPOINT is not set"}},
+		{Name: "local queue", Env: with("FANOUT_QUEUE_URL", local), Want: withQueue(local)},
+		{Name: "nothing set", Env: map[string]string{}, WantErr: []string{"TABLE_NAME is not set", "PRINCIPAL_INDEX_NAME is not set", "CONNECTIONS_ENDPOINT is not set", "FANOUT_QUEUE_URL is not set"}},
 		{Name: "endpoint without scheme", Env: with("CONNECTIONS_ENDPOINT", "abc123.execute-api.eu-west-1.amazonaws.com/prod"), WantErr: []string{"CONNECTIONS_ENDPOINT="}},
 		{Name: "endpoint wss", Env: with("CONNECTIONS_ENDPOINT", "wss://abc123.execute-api.eu-west-1.amazonaws.com/prod"), WantErr: []string{"CONNECTIONS_ENDPOINT="}},
 		{Name: "endpoint with query", Env: with("CONNECTIONS_ENDPOINT", "https://h/prod?x=1"), WantErr: []string{"CONNECTIONS_ENDPOINT="}},
+		{Name: "queue: a queue's ARN", Env: with("FANOUT_QUEUE_URL", "arn:aws:sqs:eu-west-1:123456789012:fanout"), WantErr: []string{"FANOUT_QUEUE_URL="}},
+		{Name: "queue: no scheme", Env: with("FANOUT_QUEUE_URL", "sqs.eu-west-1.amazonaws.com/123456789012/fanout"), WantErr: []string{"FANOUT_QUEUE_URL="}},
+		{Name: "queue: only the name", Env: with("FANOUT_QUEUE_URL", "fanout"), WantErr: []string{"FANOUT_QUEUE_URL="}},
+		{Name: "queue: no name", Env: with("FANOUT_QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/123456789012/"), WantErr: []string{"FANOUT_QUEUE_URL="}},
+		{Name: "queue: no account", Env: with("FANOUT_QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/fanout"), WantErr: []string{"FANOUT_QUEUE_URL="}},
+		{Name: "queue: FIFO", Env: with("FANOUT_QUEUE_URL", testQueueURL+".fifo"), WantErr: []string{"FANOUT_QUEUE_URL="}},
+		{Name: "queue: name over 80 characters", Env: with("FANOUT_QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/123456789012/"+strings.Repeat("q", 81)), WantErr: []string{"FANOUT_QUEUE_URL="}},
+		{Name: "queue: with query", Env: with("FANOUT_QUEUE_URL", testQueueURL+"?Action=SendMessage"), WantErr: []string{"FANOUT_QUEUE_URL="}},
+		{Name: "queue: with user", Env: with("FANOUT_QUEUE_URL", "https://me@sqs.eu-west-1.amazonaws.com/123456789012/fanout"), WantErr: []string{"FANOUT_QUEUE_URL="}},
+		{Name: "queue: wss", Env: with("FANOUT_QUEUE_URL", "wss://sqs.eu-west-1.amazonaws.com/123456789012/fanout"), WantErr: []string{"FANOUT_QUEUE_URL="}},
 		{Name: "message limit zero", Env: with("MAX_MESSAGE_BYTES", "0"), WantErr: []string{"MAX_MESSAGE_BYTES"}},
 		{Name: "message limit over the frame", Env: with("MAX_MESSAGE_BYTES", "131072"), WantErr: []string{"MAX_MESSAGE_BYTES"}},
 		{Name: "in flight not a number", Env: with("MAX_IN_FLIGHT", "many"), WantErr: []string{"MAX_IN_FLIGHT"}},
@@ -584,7 +720,7 @@ func TestConfigFromEnv(t *testing.T) {
 
 type panicDirectory struct{ ids []string }
 
-func (d panicDirectory) All(context.Context) iter.Seq2[string, error] {
+func (d panicDirectory) OfPrincipal(context.Context, string) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
 		for _, id := range d.ids {
 			if !yield(id, nil) {
@@ -597,10 +733,6 @@ func (d panicDirectory) All(context.Context) iter.Seq2[string, error] {
 	}
 }
 
-func (d panicDirectory) OfPrincipal(ctx context.Context, _ string) iter.Seq2[string, error] {
-	return d.All(ctx)
-}
-
 type panicSender struct{}
 
 func (panicSender) Send(_ context.Context, id string, _ []byte) error {
@@ -610,22 +742,34 @@ func (panicSender) Send(_ context.Context, id string, _ []byte) error {
 	return nil
 }
 
+type panicPublisher struct{}
+
+func (panicPublisher) Publish(context.Context, []byte) error { panic("bug in the publisher") }
+
 func TestHandleRecoversPanics(t *testing.T) {
 	tests := []struct {
-		name string
-		dir  panicDirectory
-		want string
+		name  string
+		event string
+		dir   panicDirectory
+		want  string // "" for the internal error
 	}{
-		{name: "in the handler", want: `{"type":"error","code":"internal","message":"internal error, request id L0SRxEmrvHcFtWQ="}`},
-		{name: "in a post", dir: panicDirectory{ids: []string{"ok=", "bad="}}, want: `{"type":"ack","delivered":1,"stale":0,"failed":1}`},
+		{name: "in the directory", event: "direct.json"},
+		{name: "in the publisher", event: "sendmessage.json"},
+		{name: "in a post", event: "direct.json", dir: panicDirectory{ids: []string{"ok=", "bad="}}, want: `{"type":"ack","delivered":1,"stale":0,"failed":1,"id":"` + testID + `"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			h := New(tt.dir, nil, panicSender{}, Limits{}, nil, slog.New(slog.NewJSONHandler(&logs, nil)))
-			got, err := h.Handle(context.Background(), loadEvent(t, "sendmessage.json"))
-			if err != nil || replyJSON(t, got) != tt.want {
-				t.Errorf("Handle() = %s, %v; want %s", replyJSON(t, got), err, tt.want)
+			h := New(tt.dir, nil, panicSender{}, panicPublisher{}, Limits{}, nil, slog.New(slog.NewJSONHandler(&logs, nil)))
+			h.newID = func() string { return testID }
+			ev := loadEvent(t, tt.event)
+			want := tt.want
+			if want == "" {
+				want = `{"type":"error","code":"internal","message":"internal error, request id ` + ev.RequestID + `"}`
+			}
+			got, err := h.Handle(context.Background(), ev)
+			if err != nil || replyJSON(t, got) != want {
+				t.Errorf("Handle() = %s, %v; want %s", replyJSON(t, got), err, want)
 			}
 			if !strings.Contains(logs.String(), `"level":"ERROR"`) {
 				t.Errorf("panic not logged at ERROR: %s", logs.String())
@@ -634,42 +778,73 @@ func TestHandleRecoversPanics(t *testing.T) {
 	}
 }
 
-// TestFanOutRecord runs a message to three recipients, one of them gone,
-// through the EMF recorder, and reads the record back as CloudWatch would.
+// TestFanOutRecord runs a direct message to three connections, one of them
+// gone, and a broadcast through the EMF recorder, and reads the records
+// back as CloudWatch would.
 func TestFanOutRecord(t *testing.T) {
-	r := newRig(people[:4], Limits{})
-	var out bytes.Buffer
-	r.h.metrics = metrics.New(&out, "wsapi-test", contract.FunctionMessage, slog.New(slog.NewJSONHandler(r.logs, nil)))
-	r.poster.errs = map[string]error{"carol-1=": &apitypes.GoneException{}}
-	ev := loadEvent(t, "sendmessage.json")
+	tests := []struct {
+		name  string
+		event string
+		want  map[string]float64 // without FrameBytes and FanOutDuration
+	}{
+		{
+			name:  "direct",
+			event: "direct.json",
+			want:  map[string]float64{contract.MetricRecipients: 3, contract.MetricDelivered: 2, contract.MetricStale: 1, contract.MetricPostFailed: 0},
+		},
+		{
+			name:  "broadcast: nothing posted here",
+			event: "sendmessage.json",
+			want:  map[string]float64{contract.MetricRecipients: 0, contract.MetricDelivered: 0, contract.MetricStale: 0, contract.MetricPostFailed: 0},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(people, Limits{})
+			var out bytes.Buffer
+			r.h.metrics = metrics.New(&out, "wsapi-test", contract.FunctionMessage, slog.New(slog.NewJSONHandler(r.logs, nil)))
+			r.poster.errs = map[string]error{"bob-3=": &apitypes.GoneException{}}
+			ev := loadEvent(t, tt.event)
 
-	r.handle(t, ev)
+			r.handle(t, ev)
 
-	t.Logf("record: %s", strings.TrimSpace(out.String()))
-	docs := emftest.Lines(t, out.String())
-	if len(docs) != 1 {
-		t.Fatalf("%d records, want 1: %s", len(docs), out.String())
-	}
-	d := docs[0]
-	frameBytes := float64(len(r.poster.posted["bob-1="]))
-	want := map[string]float64{
-		contract.MetricRecipients: 3, contract.MetricDelivered: 2, contract.MetricStale: 1, contract.MetricPostFailed: 0,
-		contract.MetricFrameBytes: frameBytes, contract.MetricFanOutDuration: d.Values()[contract.MetricFanOutDuration],
-	}
-	if diff := cmp.Diff(want, d.Values()); diff != "" || frameBytes == 0 {
-		t.Errorf("record values (-want +got):\n%s", diff)
-	}
-	if d.Metrics[contract.MetricFanOutDuration].Unit != "Milliseconds" || d.Metrics[contract.MetricFrameBytes].Unit != "Bytes" {
-		t.Errorf("units %+v", d.Metrics)
-	}
-	if got := d.Dimension(contract.DimensionFunction); got != contract.FunctionMessage || len(d.Directives) != 1 ||
-		!cmp.Equal(d.Directives[0].Dimensions, [][]string{{contract.DimensionFunction}}) {
-		t.Errorf("dimensions %+v, Function %q", d.Directives, got)
-	}
-	line := out.String()
-	for _, forbidden := range []string{ev.ConnectionID, ev.RequestID, ev.Authorizer.PrincipalID, "alice", "bob-1=", "carol-1=", "hello"} {
-		if strings.Contains(line, forbidden) {
-			t.Errorf("record holds %q: %s", forbidden, line)
-		}
+			t.Logf("record: %s", strings.TrimSpace(out.String()))
+			docs := emftest.Lines(t, out.String())
+			if len(docs) != 1 {
+				t.Fatalf("%d records, want 1: %s", len(docs), out.String())
+			}
+			d := docs[0]
+			// The frame's size, from what a recipient got or the job.
+			frameBytes := float64(len(r.poster.posted["bob-1="]))
+			if sent := r.queue.all(); len(sent) == 1 {
+				job, _, err := fanout.DecodeRecord([]byte(aws.ToString(sent[0].MessageBody)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				frameBytes = float64(len(job.Frame))
+			}
+			if frameBytes == 0 {
+				t.Fatal("no frame sent")
+			}
+			want := maps.Clone(tt.want)
+			want[contract.MetricFrameBytes] = frameBytes
+			want[contract.MetricFanOutDuration] = d.Values()[contract.MetricFanOutDuration]
+			if diff := cmp.Diff(want, d.Values()); diff != "" {
+				t.Errorf("record values (-want +got):\n%s", diff)
+			}
+			if d.Metrics[contract.MetricFanOutDuration].Unit != "Milliseconds" || d.Metrics[contract.MetricFrameBytes].Unit != "Bytes" {
+				t.Errorf("units %+v", d.Metrics)
+			}
+			if got := d.Dimension(contract.DimensionFunction); got != contract.FunctionMessage || len(d.Directives) != 1 ||
+				!cmp.Equal(d.Directives[0].Dimensions, [][]string{{contract.DimensionFunction}}) {
+				t.Errorf("dimensions %+v, Function %q", d.Directives, got)
+			}
+			line := out.String()
+			for _, forbidden := range []string{ev.ConnectionID, ev.RequestID, ev.Authorizer.PrincipalID, testID, "alice", "bob-1=", "bob-3=", "hello", "psst"} {
+				if strings.Contains(line, forbidden) {
+					t.Errorf("record holds %q: %s", forbidden, line)
+				}
+			}
+		})
 	}
 }

@@ -133,6 +133,7 @@ func (j *Jobs) Save(ctx context.Context, jobID string, segment int, cp fanout.Ch
 // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.OperatorsAndFunctions.html).
 // A failed condition (ConditionalCheckFailedException: the segment was
 // added before) changes nothing, and Add returns the totals as they are.
+// The job's split (SetTotalShards) has created the set.
 func (j *Jobs) Add(ctx context.Context, jobID string, segment int, c fanout.Counts) (fanout.Totals, error) {
 	out, err := j.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(j.table),
@@ -179,17 +180,27 @@ func (j *Jobs) totalsItem(ctx context.Context, jobID string) (map[string]types.A
 	return out.Item, nil
 }
 
+// noSegment is the segment the set of added segments starts with: a set
+// cannot be empty ("empty sets are not allowed",
+// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html),
+// and with the set there, Add's contains condition never looks at a
+// missing attribute (which the local emulator, minidyn, refuses).
+const noSegment = "-1"
+
 // SetTotalShards stores n as the job's segment count unless one is stored
 // (SET totalShards = if_not_exists(totalShards, :n)) and returns the
-// stored one (ReturnValues ALL_NEW).
+// stored one (ReturnValues ALL_NEW). It also starts the set of added
+// segments, as {-1}.
 func (j *Jobs) SetTotalShards(ctx context.Context, jobID string, n int) (int, error) {
 	out, err := j.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                aws.String(j.table),
-		Key:                      key(jobID),
-		UpdateExpression:         aws.String("SET #n = if_not_exists(#n, :n), #exp = if_not_exists(#exp, :exp)"),
-		ExpressionAttributeNames: map[string]string{"#n": contract.AttrJobTotalShards, "#exp": contract.AttrExpiresAt},
+		TableName:        aws.String(j.table),
+		Key:              key(jobID),
+		UpdateExpression: aws.String("SET #n = if_not_exists(#n, :n), #exp = if_not_exists(#exp, :exp), #segs = if_not_exists(#segs, :none)"),
+		ExpressionAttributeNames: map[string]string{
+			"#n": contract.AttrJobTotalShards, "#exp": contract.AttrExpiresAt, "#segs": contract.AttrJobSegments,
+		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":n": number(n), ":exp": j.expiresAt(),
+			":n": number(n), ":exp": j.expiresAt(), ":none": &types.AttributeValueMemberNS{Value: []string{noSegment}},
 		},
 		ReturnValues: types.ReturnValueAllNew,
 	})

@@ -170,6 +170,10 @@ const (
 
 	// Frame types the fan-out adds: the delivery report to the sender.
 	FrameTypeDelivery = "delivery"
+	// FrameTypeMessage is the type of the frame a broadcast or direct
+	// message reaches its recipients in (each carries the message "id");
+	// clients such as cmd/wsbench tell it from acks and reports.
+	FrameTypeMessage = "message"
 
 	// Metrics of the fanout function, one record per shard (and per job
 	// split); Delivered, Stale and PostFailed are shared with the message

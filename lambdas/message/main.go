@@ -67,7 +67,7 @@ func newHandler(awsCfg aws.Config, cfg message.Config, m message.Metrics, log *s
 }
 
 // httpClient keeps an idle connection per concurrent post, so a warm
-// function does not open new TLS connections on every broadcast (the SDK
+// function does not open new TLS connections on every direct message (the SDK
 // keeps 10 per host).
 func httpClient(maxInFlight int) *awshttp.BuildableClient {
 	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {

@@ -15,9 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	minidyn "github.com/truora/minidyn/server"
 
 	"wsapi/localrun/assembly"
+	"wsapi/localrun/ddbscan"
 )
 
 // startDynamoDB starts the embedded DynamoDB API server (unless endpoint
@@ -29,7 +29,8 @@ func (s *Server) startDynamoDB(ctx context.Context, asm *assembly.Assembly, endp
 		if err != nil {
 			return fmt.Errorf("listen for DynamoDB: %w", err)
 		}
-		srv := &http.Server{Handler: withCRC32(minidyn.NewServer()), ReadHeaderTimeout: 10 * time.Second}
+		// ddbscan: minidyn, plus parallel scans and a fast 100k-row load.
+		srv := &http.Server{Handler: withCRC32(ddbscan.New()), ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
 		s.stopDynamoDB = func() { _ = srv.Close() }
 		endpoint = "http://" + ln.Addr().String()

@@ -1,0 +1,298 @@
+package ddbscan
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	minidyn "github.com/truora/minidyn/server"
+)
+
+// route returns the table's shadow and the minidyn table holding the item
+// or key av.
+func (h *Handler) route(table *string, av map[string]*minidyn.AttributeValue, isItem bool) (*shadow, *string, error) {
+	sh, err := h.table(table)
+	if err != nil {
+		return nil, nil, err
+	}
+	i, err := sh.schema.shardOf(av)
+	if err != nil {
+		if isItem {
+			return nil, nil, errValidation(fmt.Sprintf("One or more parameter values were invalid: Missing the key %s in the item", sh.schema.hash))
+		}
+		return nil, nil, errValidation("The provided key element does not match the schema")
+	}
+	return sh, aws.String(shardName(aws.ToString(table), i)), nil
+}
+
+// refresh copies the rows of keys from minidyn into the table's shadow.
+// The caller holds writeMu.
+func (h *Handler) refresh(ctx context.Context, table string, sh *shadow, keys ...map[string]*minidyn.AttributeValue) error {
+	for _, key := range keys {
+		pos, err := sh.schema.positionOf(key)
+		if err != nil {
+			continue // minidyn refused it too
+		}
+		i, _ := sh.schema.shardOf(key)
+		k := make(map[string]*minidyn.AttributeValue, 2)
+		for _, a := range sh.schema.keyAttrs() {
+			k[a] = key[a]
+		}
+		out, err := h.client.GetItem(ctx, &minidyn.GetItemInput{TableName: aws.String(shardName(table, i)), Key: k, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return fmt.Errorf("refresh %s: %w", table, err)
+		}
+		h.mu.Lock()
+		var item map[string]*minidyn.AttributeValue
+		if len(out.Item) > 0 {
+			item = out.Item
+		}
+		err = sh.set(pos, item)
+		h.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("refresh %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+func (h *Handler) putItem(ctx context.Context, in *minidyn.PutItemInput) (any, error) {
+	name := aws.ToString(in.TableName)
+	sh, shard, err := h.route(in.TableName, in.Item, true)
+	if err != nil {
+		return nil, err
+	}
+	in.TableName = shard
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	// minidyn returns the item written; DynamoDB returns the old one, and
+	// only when asked to (ReturnValues ALL_OLD).
+	var old map[string]*minidyn.AttributeValue
+	if in.ReturnValues == ddbtypes.ReturnValueAllOld {
+		key := map[string]*minidyn.AttributeValue{}
+		for _, a := range sh.schema.keyAttrs() {
+			key[a] = in.Item[a]
+		}
+		got, err := h.client.GetItem(ctx, &minidyn.GetItemInput{TableName: shard, Key: key, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return nil, err
+		}
+		old = got.Item
+	}
+	out, err := h.client.PutItem(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	out.Attributes = old
+	return out, h.refresh(ctx, name, sh, in.Item)
+}
+
+func (h *Handler) deleteItem(ctx context.Context, in *minidyn.DeleteItemInput) (any, error) {
+	name := aws.ToString(in.TableName)
+	sh, shard, err := h.route(in.TableName, in.Key, false)
+	if err != nil {
+		return nil, err
+	}
+	in.TableName = shard
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	out, err := h.client.DeleteItem(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return out, h.refresh(ctx, name, sh, in.Key)
+}
+
+func (h *Handler) updateItem(ctx context.Context, in *minidyn.UpdateItemInput) (any, error) {
+	name := aws.ToString(in.TableName)
+	sh, shard, err := h.route(in.TableName, in.Key, false)
+	if err != nil {
+		return nil, err
+	}
+	in.TableName = shard
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	out, err := h.client.UpdateItem(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return out, h.refresh(ctx, name, sh, in.Key)
+}
+
+func (h *Handler) getItem(ctx context.Context, in *minidyn.GetItemInput) (any, error) {
+	_, shard, err := h.route(in.TableName, in.Key, false)
+	if err != nil {
+		return nil, err
+	}
+	in.TableName = shard
+	return h.client.GetItem(ctx, in)
+}
+
+// shardRequest remembers where a batch's request came from.
+type shardRequest struct {
+	table string
+	sh    *shadow
+	shard string
+}
+
+func (h *Handler) batchWriteItem(ctx context.Context, in *minidyn.BatchWriteItemInput) (any, error) {
+	routed := &minidyn.BatchWriteItemInput{RequestItems: map[string][]minidyn.WriteRequest{}}
+	origin := map[string]shardRequest{}
+	type written struct {
+		table string
+		sh    *shadow
+		key   map[string]*minidyn.AttributeValue
+	}
+	var keys []written
+	for table, reqs := range in.RequestItems {
+		for _, req := range reqs {
+			av, isItem := map[string]*minidyn.AttributeValue(nil), false
+			switch {
+			case req.PutRequest != nil && req.DeleteRequest == nil:
+				av, isItem = req.PutRequest.Item, true
+			case req.DeleteRequest != nil && req.PutRequest == nil:
+				av = req.DeleteRequest.Key
+			default:
+				// minidyn's own wording for this shape error.
+				return nil, errValidation("Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes")
+			}
+			sh, shard, err := h.route(aws.String(table), av, isItem)
+			if err != nil {
+				return nil, err
+			}
+			routed.RequestItems[*shard] = append(routed.RequestItems[*shard], req)
+			origin[*shard] = shardRequest{table: table, sh: sh, shard: *shard}
+			keys = append(keys, written{table: table, sh: sh, key: av})
+		}
+	}
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	out, err := h.client.BatchWriteItem(ctx, routed)
+	if err != nil {
+		return nil, err
+	}
+	unprocessed := map[string][]minidyn.WriteRequest{}
+	for shard, reqs := range out.UnprocessedItems {
+		t := origin[shard].table
+		unprocessed[t] = append(unprocessed[t], reqs...)
+	}
+	out.UnprocessedItems = unprocessed
+	for _, k := range keys {
+		if err := h.refresh(ctx, k.table, k.sh, k.key); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (h *Handler) batchGetItem(ctx context.Context, in *minidyn.BatchGetItemInput) (any, error) {
+	routed := &minidyn.BatchGetItemInput{RequestItems: map[string]minidyn.KeysAndAttributes{}, ReturnConsumedCapacity: in.ReturnConsumedCapacity}
+	origin := map[string]string{}
+	for table, ka := range in.RequestItems {
+		for _, key := range ka.Keys {
+			_, shard, err := h.route(aws.String(table), key, false)
+			if err != nil {
+				return nil, err
+			}
+			r, ok := routed.RequestItems[*shard]
+			if !ok {
+				r = ka
+				r.Keys = nil
+			}
+			r.Keys = append(r.Keys, key)
+			routed.RequestItems[*shard] = r
+			origin[*shard] = table
+		}
+	}
+	out, err := h.client.BatchGetItem(ctx, routed)
+	if err != nil {
+		return nil, err
+	}
+	responses := map[string][]map[string]*minidyn.AttributeValue{}
+	for shard, items := range out.Responses {
+		responses[origin[shard]] = append(responses[origin[shard]], items...)
+	}
+	for table := range in.RequestItems {
+		if responses[table] == nil {
+			responses[table] = []map[string]*minidyn.AttributeValue{}
+		}
+	}
+	unprocessed := map[string]minidyn.KeysAndAttributes{}
+	for shard, ka := range out.UnprocessedKeys {
+		t := origin[shard]
+		u, ok := unprocessed[t]
+		if !ok {
+			u = ka
+			u.Keys = nil
+		}
+		u.Keys = append(u.Keys, ka.Keys...)
+		unprocessed[t] = u
+	}
+	return &minidyn.BatchGetItemOutput{Responses: responses, UnprocessedKeys: unprocessed}, nil
+}
+
+func (h *Handler) transactWriteItems(ctx context.Context, in *minidyn.TransactWriteItemsInput) (any, error) {
+	type written struct {
+		table string
+		sh    *shadow
+		key   map[string]*minidyn.AttributeValue
+	}
+	var keys []written
+	for i := range in.TransactItems {
+		it := &in.TransactItems[i]
+		var (
+			table  **string
+			av     map[string]*minidyn.AttributeValue
+			isItem bool
+		)
+		switch {
+		case it.Put != nil:
+			table, av, isItem = &it.Put.TableName, it.Put.Item, true
+		case it.Update != nil:
+			table, av = &it.Update.TableName, it.Update.Key
+		case it.Delete != nil:
+			table, av = &it.Delete.TableName, it.Delete.Key
+		case it.ConditionCheck != nil:
+			table, av = &it.ConditionCheck.TableName, it.ConditionCheck.Key
+		default:
+			continue // minidyn refuses it
+		}
+		name := aws.ToString(*table)
+		sh, shard, err := h.route(*table, av, isItem)
+		if err != nil {
+			return nil, err
+		}
+		*table = shard
+		if it.ConditionCheck == nil {
+			keys = append(keys, written{table: name, sh: sh, key: av})
+		}
+	}
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	out, err := h.client.TransactWriteItems(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if err := h.refresh(ctx, k.table, k.sh, k.key); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (h *Handler) transactGetItems(ctx context.Context, in *minidyn.TransactGetItemsInput) (any, error) {
+	for i := range in.TransactItems {
+		g := in.TransactItems[i].Get
+		if g == nil {
+			continue
+		}
+		_, shard, err := h.route(g.TableName, g.Key, false)
+		if err != nil {
+			return nil, err
+		}
+		g.TableName = shard
+	}
+	return h.client.TransactGetItems(ctx, in)
+}

@@ -116,10 +116,13 @@ dev: node_modules/.installed ## Run the API on loopback: synthesize for this mac
 	bin/wslocal dev --assembly cdk.dev.out $(DEV_FLAGS)
 
 .PHONY: bench
-bench: node_modules/.installed ## Print benchmark figures: VTL rendering, Lambda invokes, the local run against a bare echo server
-	go test -run '^$$' -bench . -benchmem ./vtl/ ./localrun/lambdaruntime/
+bench: node_modules/.installed ## Print benchmark figures: VTL rendering, Lambda invokes, @connections posts, the local run against a bare echo server, broadcasts to 1k/10k/100k connections
+	go test -run '^$$' -bench . -benchmem ./vtl/ ./localrun/lambdaruntime/ ./localrun/gateway/
+	@# postsPerSecond: the fan-out's budget is far above the local
+	@# endpoint's capacity, so the runs without injected load measure the
+	@# machine; wsbench sets the loaded runs' 429 limit below it.
 	npx cdk synth --quiet -o cdk.bench.out -c lambdaArchitecture=$(DEV_ARCH) \
-	  -c throttlingRateLimit=100000 -c throttlingBurstLimit=100000
+	  -c throttlingRateLimit=100000 -c throttlingBurstLimit=100000 -c postsPerSecond=100000
 	go run ./cmd/wsbench --assembly cdk.bench.out
 
 # Warm `npx cdk synth -q` of this app against the TypeScript twin of the same

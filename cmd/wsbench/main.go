@@ -1,7 +1,10 @@
 // Command wsbench measures the local run (make bench runs it): round trips
-// from a sendmessage to its ack at several client counts, a broadcast to many
-// connections, and the same round trips against a bare WebSocket echo server
-// on the same machine as the baseline. It prints figures; it asserts nothing.
+// from a sendmessage to its ack at several client counts, against a bare
+// WebSocket echo server on the same machine as the baseline; then
+// broadcasts to 1,000, 10,000 and 100,000 connections (real WebSocket
+// connections up to 10,000, virtual ones past that), each with no load
+// injected on the @connections endpoint and with 20 ms per call and a 429
+// rate limit. It prints figures; it asserts nothing.
 package main
 
 import (
@@ -33,9 +36,27 @@ func main() {
 
 func run() error {
 	assembly := flag.String("assembly", "cdk.bench.out", "cloud assembly synthesized for this machine without throttling (make bench builds it)")
-	messages := flag.Int("messages", 200, "messages each client sends per round-trip run")
-	broadcastTo := flag.Int("broadcast", 1000, "connections that receive the broadcast")
+	messages := flag.Int("messages", 200, "messages each client sends per round-trip run (0: no round-trip runs)")
+	sizesFlag := flag.String("broadcast", "1000,10000,100000", "comma-separated recipient counts of the broadcast runs (empty: none)")
+	realMax := flag.Int("real", 10000, "most real WebSocket recipients; past it, recipients are virtual")
+	latency := flag.Duration("post-latency", 20*time.Millisecond, "injected latency per @connections call in the loaded runs")
+	throttle := flag.Float64("post-rate", 0, "429 rate limit (requests/s) of the @connections endpoint in the loaded runs; 0: half the workers' configured rates together, at most 5,000")
+	clients := flag.Bool("clients", false, "internal: run as the client process of the broadcast runs")
 	flag.Parse()
+	if *clients {
+		return runClients(os.Stdin, os.Stdout)
+	}
+	var sizes []int
+	if *sizesFlag != "" {
+		var err error
+		if sizes, err = parseSizes(*sizesFlag); err != nil {
+			return err
+		}
+	}
+	limit := raiseFileLimit()
+	if need := uint64(min(slices.Max(append(sizes, 0)), *realMax)) + 1000; limit > 0 && limit < need {
+		return fmt.Errorf("the open-file limit is %d, %d real connections need about %d: lower -real", limit, *realMax, need)
+	}
 
 	state, err := os.MkdirTemp("", "wsbench-")
 	if err != nil {
@@ -43,30 +64,61 @@ func run() error {
 	}
 	defer os.RemoveAll(state)
 	ctx := context.Background()
-	srv, err := localrun.Start(ctx, localrun.Options{AssemblyDir: *assembly, StateDir: state, Logs: io.Discard, MaxInstances: 8})
+	srv, err := localrun.Start(ctx, localrun.Options{
+		AssemblyDir: *assembly, StateDir: state, Logs: io.Discard, MaxInstances: 8,
+		// Every real receiver holds one of the gateway's TCP connections.
+		MaxConnections: *realMax + 500,
+	})
 	if err != nil {
 		return err
 	}
 	defer func() {
-		closeCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		closeCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		_ = srv.Close(closeCtx)
 	}()
+
+	if *messages > 0 {
+		if err := roundTripRuns(srv, *messages); err != nil {
+			return err
+		}
+	}
+	if len(sizes) == 0 {
+		return nil
+	}
+	loaded := postLoad{name: "20ms+429", latency: *latency, rate: *throttle}
+	if loaded.latency != 20*time.Millisecond {
+		loaded.name = loaded.latency.String() + "+429"
+	}
+	perWorker, workers, err := workerRates(*assembly)
+	if err != nil {
+		return err
+	}
+	if loaded.rate == 0 {
+		loaded.rate = min(perWorker*float64(workers)/2, 5000)
+	}
+	loaded.burst = max(1, int(loaded.rate/10))
+	fmt.Printf("\nfan-out workers: %d at most (MaximumConcurrency), %.0f posts/s each, %.0f/s together; the loaded runs' limit, %.0f/s, is below that\n",
+		workers, perWorker, perWorker*float64(workers), loaded.rate)
+	return runBroadcasts(ctx, srv, sizes, *realMax, []postLoad{{name: "none"}, loaded})
+}
+
+// roundTripRuns compares the local run's round trip with the echo server's.
+func roundTripRuns(srv *localrun.Server, messages int) error {
 	echoURL, stopEcho, err := startEcho()
 	if err != nil {
 		return err
 	}
 	defer stopEcho()
-
-	fmt.Printf("round trip: each client sends %d messages one at a time and waits for the reply\n", *messages)
+	fmt.Printf("round trip: each client sends %d messages one at a time and waits for the reply\n", messages)
 	fmt.Println("(local run: sendmessage to a principal with no connection, so the ack measures the path, not a fan-out)")
 	fmt.Printf("%-8s %-10s %10s %10s %12s\n", "clients", "server", "p50", "p99", "msgs/s")
 	for _, clients := range []int{1, 10, 100} {
-		local, err := roundTrips(srv, clients, *messages)
+		local, err := roundTrips(srv, clients, messages)
 		if err != nil {
 			return fmt.Errorf("local run, %d clients: %w", clients, err)
 		}
-		echo, err := roundTrips(echoServer(echoURL), clients, *messages)
+		echo, err := roundTrips(echoServer(echoURL), clients, messages)
 		if err != nil {
 			return fmt.Errorf("echo, %d clients: %w", clients, err)
 		}
@@ -75,13 +127,6 @@ func run() error {
 		fmt.Printf("%-8d %-10s %9.1fx %9.1fx %11.2fx\n", clients, "ratio",
 			ratio(local.p50, echo.p50), ratio(local.p99, echo.p99), echo.rate/local.rate)
 	}
-
-	took, acked, err := broadcast(srv, *broadcastTo)
-	if err != nil {
-		return fmt.Errorf("broadcast: %w", err)
-	}
-	fmt.Printf("\nbroadcast to %d connections: ack after %v, last delivery after %v (%.0f deliveries/s)\n",
-		*broadcastTo, acked.Round(time.Millisecond), took.Round(time.Millisecond), float64(*broadcastTo)/took.Seconds())
 	return nil
 }
 
@@ -200,62 +245,6 @@ func isAck(b []byte) bool {
 func isGatewayError(b []byte) bool {
 	var m struct{ Message, ConnectionID string }
 	return json.Unmarshal(b, &m) == nil && m.Message != "" && m.ConnectionID != ""
-}
-
-// broadcast connects n receivers and one sender, and times one message
-// until its ack and until the last receiver has it.
-func broadcast(s *localrun.Server, n int) (total, ack time.Duration, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	receivers := make([]*websocket.Conn, n)
-	for i := range receivers {
-		if receivers[i], err = dialLocal(ctx, s, fmt.Sprintf("listener-%d", i)); err != nil {
-			return 0, 0, fmt.Errorf("connection %d: %w", i, err)
-		}
-	}
-	defer func() {
-		for _, c := range receivers {
-			_ = c.Close(websocket.StatusNormalClosure, "")
-		}
-	}()
-	sender, err := dialLocal(ctx, s, "broadcaster")
-	if err != nil {
-		return 0, 0, err
-	}
-	defer sender.Close(websocket.StatusNormalClosure, "")
-
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var last time.Time
-	start := time.Now()
-	for _, c := range receivers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, _, err := c.Read(ctx); err == nil {
-				now := time.Now()
-				mu.Lock()
-				if now.After(last) {
-					last = now
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	if err := sender.Write(ctx, websocket.MessageText, []byte(`{"action":"`+contract.ActionSendMessage+`","message":"to everyone"}`)); err != nil {
-		return 0, 0, err
-	}
-	_, reply, err := sender.Read(ctx)
-	if err != nil {
-		return 0, 0, err
-	}
-	ack = time.Since(start)
-	var a struct{ Delivered int }
-	if json.Unmarshal(reply, &a) != nil || a.Delivered != n {
-		return 0, 0, fmt.Errorf("ack %s, want delivered=%d", reply, n)
-	}
-	wg.Wait()
-	return last.Sub(start), ack, nil
 }
 
 // startEcho runs a bare WebSocket echo server with the same library: the

@@ -1,0 +1,329 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"wsapi/contract"
+	"wsapi/localrun"
+	"wsapi/localrun/assembly"
+)
+
+// postLoad is what the @connections endpoint injects during a run.
+type postLoad struct {
+	name    string
+	latency time.Duration
+	rate    float64 // 0: unlimited
+	burst   int
+}
+
+// broadcastSuite holds what the runs share: the receivers (real ones in the
+// client process, virtual ones in the gateway and the table) and the
+// sender, which grow from one size to the next.
+type broadcastSuite struct {
+	srv     *localrun.Server
+	clients *clientProcess
+	tokens  []string
+	table   string
+	real    int // real receivers open
+	virtual int // virtual receivers registered
+	sender  *websocket.Conn
+	frames  chan []byte // what the sender receives
+}
+
+// runResult is one broadcast's figures.
+type runResult struct {
+	real, virtual     int
+	ack, last         time.Duration
+	delivered         int // recipients that got the message at least once
+	retries           int64
+	dupReal, dupVirt  int
+	missReal, missVrt int
+	report            *deliveryReport
+}
+
+type deliveryReport struct {
+	Type      string `json:"type"`
+	ID        string `json:"id"`
+	Delivered int    `json:"delivered"`
+	Stale     int    `json:"stale"`
+	Failed    int    `json:"failed"`
+}
+
+// runBroadcasts broadcasts to each size of receivers, once per load.
+func runBroadcasts(ctx context.Context, srv *localrun.Server, sizes []int, realMax int, loads []postLoad) error {
+	s := &broadcastSuite{srv: srv, frames: make(chan []byte, 64)}
+	var err error
+	if s.table, err = connectionsTable(ctx, localrun.DynamoDBClient(srv.DynamoDB), srv.TableNames); err != nil {
+		return err
+	}
+	// A token per 100 receivers: principals with many connections each.
+	for i := range (realMax + 99) / 100 {
+		tok, err := srv.Token(fmt.Sprintf("listener-%d", i), 4*time.Hour)
+		if err != nil {
+			return fmt.Errorf("token: %w", err)
+		}
+		s.tokens = append(s.tokens, tok)
+	}
+	if s.clients, err = startClients(); err != nil {
+		return err
+	}
+	defer s.clients.stop()
+	if s.sender, err = dialLocal(ctx, srv, "broadcaster"); err != nil {
+		return fmt.Errorf("sender: %w", err)
+	}
+	s.sender.SetReadLimit(1 << 20)
+	defer s.sender.Close(websocket.StatusNormalClosure, "")
+	go func() {
+		defer close(s.frames)
+		for {
+			_, b, err := s.sender.Read(context.Background())
+			if err != nil {
+				return
+			}
+			s.frames <- b
+		}
+	}()
+
+	fmt.Printf("\nbroadcast: one real client sends {\"action\":%q}; recipients are real WebSocket connections (in a child process) "+
+		"and, past %d, virtual ones (rows in the connections table the gateway counts posts to, no socket: benchmark only)\n",
+		contract.ActionSendMessage, realMax)
+	for _, l := range loads {
+		fmt.Printf("  load %-9s %s\n", l.name, describeLoad(l))
+	}
+	header := fmt.Sprintf("%-8s %-9s %7s %7s %8s %9s %11s %8s %6s %6s  %s",
+		"size", "load", "real", "virtual", "ack", "last", "deliv/s", "retries", "dups", "missed", "report (delivered/stale/failed)")
+	printedHeader := false
+	for _, size := range sizes {
+		wantReal := min(size, realMax)
+		if wantReal > s.real {
+			start := time.Now()
+			a, err := s.clients.do(command{Op: "dial", URL: srv.URL, Tokens: s.tokens, Total: wantReal, InFlight: 32})
+			if err != nil {
+				return fmt.Errorf("open %d real connections: %w", wantReal, err)
+			}
+			took := time.Since(start)
+			fmt.Printf("  opened %d real connections (%d new) in %v, %.0f/s, 32 handshakes in flight\n",
+				a.Open, a.Open-s.real, took.Round(time.Millisecond), float64(a.Open-s.real)/took.Seconds())
+			s.real = a.Open
+		}
+		if wantVirtual := size - s.real; wantVirtual > s.virtual {
+			start := time.Now()
+			if err := addVirtual(ctx, srv, s.table, s.virtual, wantVirtual); err != nil {
+				return err
+			}
+			fmt.Printf("  added %d virtual connections (rows and gateway registrations) in %v\n",
+				wantVirtual-s.virtual, time.Since(start).Round(time.Millisecond))
+			s.virtual = wantVirtual
+		}
+		for _, l := range loads {
+			if !printedHeader {
+				fmt.Println(header)
+				printedHeader = true
+			}
+			srv.Gateway().SetPostLoad(l.latency, l.rate, l.burst)
+			r, err := s.broadcastOnce(ctx)
+			srv.Gateway().SetPostLoad(0, 0, 0)
+			if err != nil {
+				fmt.Printf("%-8d %-9s error: %v\n", size, l.name, err)
+				continue
+			}
+			r.print(size, l.name)
+		}
+	}
+	return nil
+}
+
+func describeLoad(l postLoad) string {
+	if l.latency == 0 && l.rate == 0 {
+		return "no injected latency, no @connections rate limit"
+	}
+	return fmt.Sprintf("%v per @connections call, 429 LimitExceededException past %.0f requests/s (burst %d)", l.latency, l.rate, l.burst)
+}
+
+func (r runResult) print(size int, load string) {
+	rate := float64(r.delivered) / r.last.Seconds()
+	report := "none"
+	if r.report != nil {
+		report = fmt.Sprintf("%d/%d/%d", r.report.Delivered, r.report.Stale, r.report.Failed)
+	}
+	fmt.Printf("%-8d %-9s %7d %7d %8v %9v %11.0f %8d %6d %6d  %s\n", size, load, r.real, r.virtual,
+		r.ack.Round(time.Millisecond), r.last.Round(time.Millisecond), rate, r.retries,
+		r.dupReal+r.dupVirt, r.missReal+r.missVrt, report)
+	if r.dupVirt+r.missVrt > 0 || r.dupReal+r.missReal > 0 {
+		fmt.Printf("%-18s duplicates %d real + %d virtual, missed %d real + %d virtual\n", "", r.dupReal, r.dupVirt, r.missReal, r.missVrt)
+	}
+}
+
+// broadcastOnce sends one broadcast and waits for its delivery report,
+// then for every recipient (briefly: a frame may trail the report).
+func (s *broadcastSuite) broadcastOnce(ctx context.Context) (runResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Minute)
+	defer cancel()
+	g := s.srv.Gateway()
+	r := runResult{real: s.real, virtual: s.virtual}
+	before := g.PostStats()
+	virtualBefore := g.VirtualCounts()
+
+	// The last virtual delivery: when the gateway's count of virtual posts
+	// last moved (a post's own time is not recorded).
+	var lastVirtual atomic.Int64
+	stop := make(chan struct{})
+	pollDone := make(chan struct{})
+	go func() {
+		defer close(pollDone)
+		prev := before.VirtualPosts
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-t.C:
+				if n := g.PostStats().VirtualPosts; n != prev {
+					prev = n
+					lastVirtual.Store(now.UnixNano())
+				}
+			}
+		}
+	}()
+	defer func() {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+		}
+		<-pollDone
+	}()
+
+	start := time.Now()
+	msg := `{"action":"` + contract.ActionSendMessage + `","message":"wsbench ` + strconv.FormatInt(start.UnixNano(), 36) + `"}`
+	if err := s.sender.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+		return r, fmt.Errorf("send: %w", err)
+	}
+	var id string
+	for id == "" || r.report == nil {
+		var b []byte
+		select {
+		case b = <-s.frames:
+		case <-ctx.Done():
+			if id == "" {
+				return r, errors.New("no ack")
+			}
+			return r, fmt.Errorf("no delivery report for %s", id)
+		}
+		if b == nil {
+			return r, errors.New("the sender's connection closed")
+		}
+		var f struct {
+			Type   string
+			Queued bool
+			ID     string
+		}
+		if json.Unmarshal(b, &f) != nil {
+			continue
+		}
+		switch {
+		case f.Type == "ack" && id == "":
+			if !f.Queued || f.ID == "" {
+				return r, fmt.Errorf("ack %s: want queued with an id", b)
+			}
+			id, r.ack = f.ID, time.Since(start)
+		case f.Type == contract.FrameTypeDelivery && f.ID == id && id != "":
+			var rep deliveryReport
+			if err := json.Unmarshal(b, &rep); err != nil {
+				return r, fmt.Errorf("delivery report %s: %w", b, err)
+			}
+			r.report = &rep
+		case f.Type == "error":
+			return r, fmt.Errorf("the sender got %s", b)
+		}
+	}
+
+	// Every post was answered before the report, but a real client may
+	// not have read its frame yet: wait until all have, 5 s at most.
+	var real answer
+	var virtualAfter map[string]int
+	grace := time.Now().Add(5 * time.Second)
+	for {
+		var err error
+		if real, err = s.clients.do(command{Op: "count", ID: id}); err != nil {
+			return r, err
+		}
+		virtualAfter = g.VirtualCounts()
+		r.missVrt, r.dupVirt = 0, 0
+		for i := range s.virtual {
+			switch d := virtualAfter[virtualID(i)] - virtualBefore[virtualID(i)]; {
+			case d == 0:
+				r.missVrt++
+			case d > 1:
+				r.dupVirt++
+			}
+		}
+		if (real.Missed == 0 && r.missVrt == 0) || time.Now().After(grace) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	close(stop)
+	<-pollDone
+	after := g.PostStats()
+	r.retries = after.Throttled - before.Throttled
+	r.missReal, r.dupReal = real.Missed, real.Duplicated
+	r.delivered = real.Once + real.Duplicated + s.virtual - r.missVrt
+	last := max(real.LastUnixNano, lastVirtual.Load())
+	r.last = time.Duration(last - start.UnixNano())
+	return r, nil
+}
+
+// parseSizes reads "1000,10000,100000".
+func parseSizes(s string) ([]int, error) {
+	var sizes []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("broadcast sizes %q: %q is no positive number", s, f)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes, nil
+}
+
+// workerRates reads, from the assembly, the fanout workers' configured
+// post rate and how many run at once (the event source mapping's
+// MaximumConcurrency, 5 pollers when unset): their product is the most
+// the fan-out asks of @connections.
+func workerRates(dir string) (perWorker float64, workers int, err error) {
+	asm, err := assembly.Load(dir)
+	if err != nil {
+		return 0, 0, fmt.Errorf("read the assembly: %w", err)
+	}
+	for _, m := range asm.EventSourceMappings {
+		fn, ok := asm.Functions[m.FunctionID]
+		if !ok {
+			continue
+		}
+		v, ok := fn.Environment[contract.EnvWorkerPostsPerSecond].(string)
+		if !ok {
+			continue
+		}
+		rate, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s %s=%q: %w", fn.ID, contract.EnvWorkerPostsPerSecond, v, err)
+		}
+		workers := m.MaximumConcurrency
+		if workers == 0 {
+			workers = 5
+		}
+		return rate, workers, nil
+	}
+	return 0, 0, fmt.Errorf("no event source mapping invokes a function with %s in %s", contract.EnvWorkerPostsPerSecond, dir)
+}

@@ -1,10 +1,12 @@
 // Package localrun runs a synthesized cloud assembly of this app on
 // loopback: the WebSocket API (package gateway) configured from the
 // template, the real Lambda binaries from the assembly's assets (package
-// lambdaruntime), a DynamoDB API server with the template's tables, and an
-// OIDC issuer (package devissuer) that the real authorizer verifies tokens
-// against. Nothing about routes, templates, functions or tables is written
-// here: it is all read from the template.
+// lambdaruntime), a DynamoDB API server with the template's tables, an SQS
+// API server (package sqs) with the template's queues polled by its event
+// source mappings (package esm), and an OIDC issuer (package devissuer)
+// that the real authorizer verifies tokens against. Nothing about routes,
+// templates, functions, tables or queues is written here: it is all read
+// from the template.
 //
 // FIDELITY.md lists each behaviour of API Gateway the run emulates, the AWS
 // page it comes from and the test that covers it, and every known
@@ -32,9 +34,11 @@ import (
 	"wsapi/localrun/assembly"
 	"wsapi/localrun/devissuer"
 	"wsapi/localrun/devpage"
+	"wsapi/localrun/esm"
 	"wsapi/localrun/gateway"
 	"wsapi/localrun/lambdaruntime"
 	"wsapi/localrun/runstate"
+	"wsapi/localrun/sqs"
 	"wsapi/vtl"
 )
 
@@ -69,7 +73,18 @@ type Options struct {
 	Limits          gateway.Limits
 	DisconnectDelay time.Duration
 	// MaxInstances is the number of warm instances per function; default 4.
+	// A function an event source mapping invokes gets at least as many as
+	// the mapping's concurrent invocations.
 	MaxInstances int
+	// MaxConnections caps the TCP connections the WebSocket server holds
+	// at once (gateway.ServerLimits.MaxConnections); 0 is its default.
+	MaxConnections int
+	// PostLatency, PostRateLimit and PostBurst shape the @connections API
+	// (gateway.Options): a delay on every answer, and a token bucket past
+	// which requests get 429 LimitExceededException (0: unlimited).
+	PostLatency   time.Duration
+	PostRateLimit float64
+	PostBurst     int
 }
 
 // Server is a running local API.
@@ -80,11 +95,17 @@ type Server struct {
 	StateDir     string
 	TableNames   map[string]string // logical id → table name
 	DynamoDB     string            // endpoint URL
+	QueueNames   map[string]string // logical id → queue name
+	SQS          string            // endpoint URL
 	issuer       *devissuer.Issuer
 	gateway      *gateway.Gateway
 	httpServers  []*http.Server
 	pools        []*lambdaruntime.Pool
 	stopDynamoDB func()
+	sqs          *sqs.Server
+	queues       map[string]*sqs.Queue // by logical id
+	mappings     []*esm.Mapping
+	stopSQS      func()
 	run          *runstate.Registration // this run's record in StateDir
 	log          *slog.Logger
 }
@@ -152,10 +173,18 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err := s.startDynamoDB(ctx, asm, opts.DynamoDBEndpoint, resolver); err != nil {
 		return nil, err
 	}
+	if err := s.startSQS(asm, resolver); err != nil {
+		return nil, err
+	}
 
-	functions, err := s.startFunctions(asm, resolver, opts, wsAddr)
+	pools, err := s.startFunctions(asm, resolver, opts, wsAddr)
 	if err != nil {
 		return nil, err
+	}
+	functions := make(map[string]gateway.Function, len(pools))
+	invokers := make(map[string]esm.Invoker, len(pools))
+	for id, p := range pools {
+		functions[id], invokers[id] = p, p
 	}
 	cfg, err := gatewayConfig(asm, functions, opts.Limits)
 	if err != nil {
@@ -165,6 +194,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		Logger:          log.With("component", "gateway"),
 		Credentials:     map[string]string{localAccessKey: localSecret},
 		DisconnectDelay: opts.DisconnectDelay,
+		Server:          gateway.ServerLimits{MaxConnections: opts.MaxConnections},
 	}); err != nil {
 		return nil, err
 	}
@@ -174,6 +204,10 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	// Timeouts for plain requests, and a cap on open connections, WebSocket
 	// ones included (gateway.DefaultServerLimits).
 	s.serve(s.gateway.HTTPServer(handler), s.gateway.Listener(wsListener))
+	// The mappings last: what they invoke posts to the gateway.
+	if err := s.startMappings(asm, invokers); err != nil {
+		return nil, err
+	}
 
 	// Last, once everything answers: `wslocal token` finds the run by this
 	// record, and Close removes it.
@@ -246,6 +280,11 @@ func (s *Server) MintToken(c devissuer.Claims) (string, error) {
 func (s *Server) Close(ctx context.Context) error {
 	// The record first: no token is minted for a run that is stopping.
 	errs := []error{s.run.Close()}
+	// The pollers first: no batch is invoked into functions being stopped;
+	// a batch in flight stays on its queue.
+	for _, m := range s.mappings {
+		m.Close()
+	}
 	if s.gateway != nil {
 		errs = append(errs, s.gateway.Close(ctx))
 	}
@@ -257,6 +296,9 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	if s.stopDynamoDB != nil {
 		s.stopDynamoDB()
+	}
+	if s.stopSQS != nil {
+		s.stopSQS()
 	}
 	return errors.Join(errs...)
 }
@@ -271,10 +313,21 @@ func functionName(stack, id string) string {
 	return name
 }
 
-// startFunctions starts a pool per function the API invokes, with the
-// environment the template gives it, pointed at the local services.
-func (s *Server) startFunctions(asm *assembly.Assembly, resolver assembly.Resolver, opts Options, wsAddr string) (map[string]gateway.Function, error) {
+// Gateway is the running gateway: tests and benchmarks register virtual
+// connections and read its counters through it.
+func (s *Server) Gateway() *gateway.Gateway {
+	return s.gateway
+}
+
+// startFunctions starts a pool per function the API or an event source
+// mapping invokes, with the environment the template gives it, pointed at
+// the local services.
+func (s *Server) startFunctions(asm *assembly.Assembly, resolver assembly.Resolver, opts Options, wsAddr string) (map[string]poolFunction, error) {
+	mapped := mappingFunctions(asm)
 	used := map[string]bool{}
+	for id := range mapped {
+		used[id] = true
+	}
 	for _, a := range asm.Authorizers {
 		used[a.FunctionID] = true
 	}
@@ -288,7 +341,7 @@ func (s *Server) startFunctions(asm *assembly.Assembly, resolver assembly.Resolv
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	out := map[string]gateway.Function{}
+	out := map[string]poolFunction{}
 	for _, id := range ids {
 		fn := asm.Functions[id]
 		env, err := s.templateEnv(asm, resolver, id, wsAddr)
@@ -299,6 +352,7 @@ func (s *Server) startFunctions(asm *assembly.Assembly, resolver assembly.Resolv
 		env["AWS_ACCESS_KEY_ID"] = localAccessKey
 		env["AWS_SECRET_ACCESS_KEY"] = localSecret
 		env["AWS_ENDPOINT_URL_DYNAMODB"] = s.DynamoDB
+		env["AWS_ENDPOINT_URL_SQS"] = s.SQS
 		env["AWS_EC2_METADATA_DISABLED"] = "true"
 		env["SSL_CERT_FILE"] = s.issuer.CAFile()
 
@@ -313,7 +367,7 @@ func (s *Server) startFunctions(asm *assembly.Assembly, resolver assembly.Resolv
 			Env:          env,
 			Timeout:      fn.Timeout,
 			MemoryMB:     fn.MemorySize,
-			MaxInstances: opts.MaxInstances,
+			MaxInstances: max(opts.MaxInstances, mapped[id]),
 			LogFormat:    fn.LoggingConfig.LogFormat,
 			LogLevel:     fn.LoggingConfig.ApplicationLogLevel,
 		}, opts.Logs, &lambdaruntime.Options{Logger: s.log.With("component", "lambda")})

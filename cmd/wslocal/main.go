@@ -3,7 +3,7 @@
 //
 //	wslocal dev   [--assembly cdk.dev.out] [--host 127.0.0.1] [--port 3001] [--issuer-port 3002]
 //	              [--log-level info] [--dynamodb-endpoint URL] [--state .wslocal]
-//	              [--metrics-interval 0]
+//	              [--metrics-interval 0] [--post-latency 0] [--post-rate 0] [--post-burst 0]
 //	wslocal token --sub alice [--port N] [--ttl 1h] [--email ADDR] [--state .wslocal]
 //
 // Several runs may share a state directory (with different ports): each
@@ -20,6 +20,12 @@
 // logs in that interval (package wsapi/localrun/metrics); an interval in
 // which no record was written prints nothing.
 //
+// --post-latency, --post-rate and --post-burst are for development and
+// benchmarks: they shape the local @connections API as AWS's would look
+// from a Lambda function, a round-trip delay on every answer and an
+// account-level token bucket past which requests get 429
+// LimitExceededException, so the fan-out's retries can be exercised.
+//
 // --host takes a loopback IP literal (127.0.0.0/8 or ::1) or localhost
 // (any case, meaning 127.0.0.1); no name is ever resolved. -h or --help,
 // for wslocal and for each command, prints the usage on stdout and exits 0.
@@ -32,6 +38,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/netip"
 	"net/url"
 	"os"
@@ -139,11 +146,17 @@ func dev(args []string, stdout, stderr io.Writer) error {
 	dynamoDB := fs.String("dynamodb-endpoint", "", "external DynamoDB API endpoint (default: an embedded one)")
 	state := fs.String("state", defaultState, "directory for the issuer's keys (shared) and the runs' records (runs/<port>.json)")
 	metricsInterval := fs.Duration("metrics-interval", 0, "print a summary of the functions' EMF metrics every interval, e.g. 10s (0: off)")
+	postLatency := fs.Duration("post-latency", 0, "dev: delay every @connections answer (POST, GET, DELETE) by this much, e.g. 20ms, as the round trip to AWS's endpoint costs a function (0: none)")
+	postRate := fs.Float64("post-rate", 0, "dev: @connections requests per second allowed; past it they get 429 LimitExceededException, as when AWS throttles the account (0: unlimited)")
+	postBurst := fs.Int("post-burst", 0, "dev: burst of --post-rate's token bucket (0: a tenth of a second's worth, at least 1)")
 	if err := parse(fs, devUsage, args, stdout, stderr); err != nil {
 		return helpIsSuccess(err)
 	}
 	if *metricsInterval < 0 {
 		return fmt.Errorf("--metrics-interval %v: want a positive duration, or 0 for off", *metricsInterval)
+	}
+	if err := checkPostFlags(*postLatency, *postRate, *postBurst); err != nil {
+		return err
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -160,6 +173,7 @@ func dev(args []string, stdout, stderr io.Writer) error {
 	srv, err := localrun.Start(ctx, localrun.Options{
 		AssemblyDir: *assemblyDir, Host: listenHost, Port: *port, IssuerPort: *issuerPort,
 		DynamoDBEndpoint: *dynamoDB, StateDir: *state, LogLevel: level, Logs: logs,
+		PostLatency: *postLatency, PostRateLimit: *postRate, PostBurst: *postBurst,
 	})
 	if err != nil {
 		return err
@@ -192,6 +206,21 @@ Then send:
 	// After Close: the records of the last $disconnects are counted.
 	stopReport()
 	return err
+}
+
+// checkPostFlags refuses negative values before anything starts.
+func checkPostFlags(latency time.Duration, rate float64, burst int) error {
+	switch {
+	case latency < 0:
+		return fmt.Errorf("--post-latency %v: want a positive duration, or 0 for none", latency)
+	case rate < 0 || math.IsNaN(rate) || math.IsInf(rate, 0):
+		return fmt.Errorf("--post-rate %v: want a positive rate, or 0 for unlimited", rate)
+	case burst < 0:
+		return fmt.Errorf("--post-burst %d: want a positive burst, or 0 for the default", burst)
+	case burst > 0 && rate == 0:
+		return fmt.Errorf("--post-burst %d: needs --post-rate", burst)
+	}
+	return nil
 }
 
 // metricsTap returns the writer for the run's logs: stderr, and with a

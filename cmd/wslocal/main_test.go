@@ -319,6 +319,39 @@ func TestMetricsIntervalFlag(t *testing.T) {
 	}
 }
 
+// TestPostFlags: the @connections shaping flags are refused when negative
+// (or a burst without a rate) before anything starts, and documented.
+func TestPostFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"--post-latency", "-1ms"}, "--post-latency -1ms"},
+		{[]string{"--post-rate", "-5"}, "--post-rate -5"},
+		{[]string{"--post-rate", "NaN"}, "--post-rate NaN"},
+		{[]string{"--post-burst", "-1", "--post-rate", "10"}, "--post-burst -1"},
+		{[]string{"--post-burst", "10"}, "--post-burst 10: needs --post-rate"},
+		{[]string{"--post-latency", "soon"}, "post-latency"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(append([]string{"dev"}, tc.args...), &stdout, &stderr)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("run = %v, want an error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run([]string{"dev", "--help"}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"-post-latency", "-post-rate", "429 LimitExceededException", "-post-burst"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("dev --help lacks %q:\n%s", want, stdout.String())
+		}
+	}
+}
+
 // TestMetricsReport: with an interval, the run's log reaches stderr as
 // before and its EMF records the summary on stdout; a malformed record is
 // logged at DEBUG. Without one, the log is stderr itself.

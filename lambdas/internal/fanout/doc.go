@@ -1,16 +1,37 @@
-// Package fanout is the worker side of a broadcast fanned out through SQS and
-// Lambda (the issue "Broadcast at internet scale: fan-out through SQS and
-// Lambda"). It is groundwork: nothing in the stack uses it yet, no function
-// imports it, and its ports have no AWS adapters (see "Wiring" below).
+// Package fanout is the fanout function's logic: a broadcast fanned out
+// through SQS and Lambda (the issue "Broadcast at internet scale"). The
+// command lambdas/fanout wires it; package fanoutaws holds the AWS adapters
+// of its ports.
 //
 // # The job and its shards
 //
 // A broadcast is a Job: the message id, the sender's connection id, the
 // frame every recipient gets (built by the message function, and carrying
-// the message id) and a number of shards. Shard i of n is DynamoDB parallel
-// scan segment i of TotalSegments n over the connections table; one SQS
-// message carries one Shard as JSON (EncodeShard, DecodeShard), and one
-// worker invocation processes it (Worker.ProcessShard).
+// the message id) and a number of shards. The message function enqueues
+// the job message, {"id","sender","frame"} (EncodeJob), on the fan-out
+// queue. The fanout function (Handler, on an SQS event source mapping of
+// that queue) decodes each record with DecodeRecord:
+//
+//   - a job is split (Splitter): its segment count is FANOUT_SEGMENTS, or
+//     the connections table's approximate item count (DescribeTable, only
+//     ever a sizing hint) over CONNECTIONS_PER_SEGMENT clamped to
+//     1..MAX_SEGMENTS; it is stored once on the job's totals item, so a
+//     redelivered job splits the same way; then one shard message per
+//     segment is sent with SendMessageBatch. A job of one segment is
+//     processed at once, without a shard message.
+//   - a shard, {"id","sender","frame","totalShards","segment"}
+//     (EncodeShard, DecodeShard), is DynamoDB parallel scan segment i of
+//     TotalSegments n over the connections table, processed by
+//     Worker.ProcessShardBefore.
+//
+// A malformed record is logged without its body and reported failed, so it
+// ends in the dead-letter queue after maxReceiveCount receives. Any other
+// failure is reported failed too (ReportBatchItemFailures) and the record
+// is received again after its visibility timeout. A shard still running
+// shortly before the invocation's deadline (HandlerConfig.Margin) stops
+// after its current page, with its checkpoint saved; its message is made
+// visible again at once (ChangeMessageVisibility to 0) and reported
+// failed, so another invocation resumes it right away.
 //
 // A worker pages through its segment (Pager), posts the frame to every
 // connection but the sender's with at most Config.MaxInFlight posts at a
@@ -22,8 +43,10 @@
 //     ErrThrottled) is retried with exponential backoff and full jitter, at
 //     most Config.MaxAttempts attempts in all, and counts as failed when
 //     they run out;
-//   - any other error counts as failed, without a retry of ours (the SDK's
-//     retryer has already had its go);
+//   - any other error counts as failed, without a retry (the Management
+//     API client makes one attempt per call, see
+//     fanoutaws.NewManagementClient, so that throttling is the worker's to
+//     handle);
 //   - every attempt, retries and the delivery report included, first takes
 //     a token from the worker's rate limiter (golang.org/x/time/rate):
 //     Config.PostsPerSecond with bursts of Config.Burst.
@@ -51,21 +74,6 @@
 // by these repeats: a re-sent page is counted only by the run that
 // completes it, and Counters.Add applies once per (job, segment).
 //
-// # Wiring (not done)
-//
-//   - an SQS-triggered function (lambdas/fanout/main.go) that decodes each
-//     record with DecodeShard and reports failed records as batch item
-//     failures; the message function enqueuing Job.Shards;
-//   - a Pager over DynamoDB Scan with Segment/TotalSegments, encoding
-//     LastEvaluatedKey as the opaque string key;
-//   - a Poster over PostToConnection mapping *types.GoneException to
-//     reply.ErrGone (reply.Sender does) and the throttling error
-//     (*types.LimitExceededException, HTTP 429) to ErrThrottled, with
-//     errors.As;
-//   - Checkpoints and Counters over a DynamoDB jobs table (Counters.Add as
-//     one UpdateItem: ADD to the counts and to ShardsDone, the segment added
-//     to a number set, with a condition that the set lacks it; a failed
-//     condition returns the current totals);
-//   - the stack: queue, dead-letter queue, table, function, alarms; the
-//     shared strings (the "delivery" frame type) in package contract.
+// Records of one event are processed concurrently (HandlerConfig.Concurrency)
+// by one Worker, whose in-flight bound and rate limiter they share.
 package fanout

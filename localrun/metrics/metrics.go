@@ -33,6 +33,21 @@
 // Function and by Function and Reason, which CloudWatch stores as two
 // metrics, but it is one refusal. The Reason dimension splits
 // [Summary.Reasons].
+//
+// # Broadcasts and direct messages
+//
+// The message function writes one record per message, but it posts only
+// direct messages: a broadcast's record carries zero Recipients,
+// Delivered, Stale and PostFailed, since the function only queued a job.
+// The fanout function (Function "fanout") does the posting and writes one
+// record per shard it ran (Delivered, Stale, PostFailed, PostThrottled,
+// ShardDuration) and one per job it split (JobShards). The summary's post
+// counts are therefore the sum of both functions' records: direct messages
+// from the message function's, broadcasts from the fanout function's. A
+// shard record has no Recipients; its recipients are the connections it
+// tried, Delivered + Stale + PostFailed. A shard that is run again after a
+// worker stopped (at-least-once delivery) writes another record for the
+// pages it posted, so the counts are posts made, repeats included.
 package metrics
 
 import (
@@ -188,13 +203,26 @@ type Summary struct {
 	Records   int // EMF records read
 	Malformed int // lines with "_aws" that were no valid record
 
-	// Message function: Messages is its records, one per message sent
-	// (frames refused before the fan-out write none).
-	Messages   int
+	// Messages is the message function's records, one per message that
+	// passed its checks, broadcast (queued) or direct (posted); refused
+	// frames write none.
+	Messages int
+	// The posts: of direct messages from the message function's records,
+	// of broadcasts from the fanout function's shard records (see the
+	// package doc).
 	Recipients float64
 	Delivered  float64
 	Stale      float64
 	PostFailed float64
+
+	// Fanout function: Jobs is its split records and JobShards the
+	// segments they chose; Shards is its shard records (one per shard run,
+	// a resumed shard's included); PostThrottled the throttled post
+	// attempts (429), each retried or failed.
+	Jobs          int
+	JobShards     float64
+	Shards        int
+	PostThrottled float64
 
 	// Authorizer.
 	AuthAccepted float64
@@ -219,6 +247,18 @@ func (s *Summary) Add(r Record) {
 		s.Messages++
 	}
 	s.Recipients += v[contract.MetricRecipients]
+	if r.Function() == contract.FunctionFanOut {
+		if _, ok := v[contract.MetricShardDuration]; ok {
+			s.Shards++
+			// A shard record lists no recipients: those it tried.
+			s.Recipients += v[contract.MetricDelivered] + v[contract.MetricStale] + v[contract.MetricPostFailed]
+		}
+		if n, ok := v[contract.MetricJobShards]; ok {
+			s.Jobs++
+			s.JobShards += n
+		}
+	}
+	s.PostThrottled += v[contract.MetricPostThrottled]
 	s.Delivered += v[contract.MetricDelivered]
 	s.Stale += v[contract.MetricStale]
 	s.PostFailed += v[contract.MetricPostFailed]
@@ -243,14 +283,19 @@ func (s *Summary) Add(r Record) {
 // Format is the one-line summary `wslocal dev --metrics-interval` prints,
 // label naming the interval:
 //
-//	metrics 10s: messages 12 (recipients 31, delivered 30, stale 1, post failures 0), connects 3 (failed 0), disconnects 2 (failed 0), auth accepted 3, auth refusals 1 (expired 1)
+//	metrics 10s: messages 12 (recipients 31, delivered 30, stale 1, post failures 0), fan-out jobs 10 (shards 10, shard runs 10, throttled posts 0), connects 3 (failed 0), disconnects 2 (failed 0), auth accepted 3, auth refusals 1 (expired 1)
 //
+// The fan-out part is there only when the fanout function wrote a record.
 // Refusal reasons are listed by name; ", malformed N" ends the line when a
 // malformed record was seen.
 func (s Summary) Format(label string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "metrics %s: messages %d (recipients %s, delivered %s, stale %s, post failures %s)",
 		label, s.Messages, num(s.Recipients), num(s.Delivered), num(s.Stale), num(s.PostFailed))
+	if s.Jobs > 0 || s.Shards > 0 {
+		fmt.Fprintf(&b, ", fan-out jobs %d (shards %s, shard runs %d, throttled posts %s)",
+			s.Jobs, num(s.JobShards), s.Shards, num(s.PostThrottled))
+	}
 	fmt.Fprintf(&b, ", connects %s (failed %s), disconnects %s (failed %s)",
 		num(s.Connected), num(s.ConnectFailed), num(s.Disconnected), num(s.DisconnectFailed))
 	fmt.Fprintf(&b, ", auth accepted %s, auth refusals %s", num(s.AuthAccepted), num(s.AuthRefused))

@@ -119,10 +119,13 @@ func TestAggregator(t *testing.T) {
 			AuthAccepted: 3, AuthRefused: 2, Reasons: map[string]float64{"expired": 1, "malformed": 1},
 			Connected: 3, Disconnected: 1,
 		}, "metrics 10s: messages 2 (recipients 4, delivered 4, stale 0, post failures 0), connects 3 (failed 0), disconnects 1 (failed 0), auth accepted 3, auth refusals 2 (expired 1, malformed 1)"},
+		// Two direct messages (recipients 4 + 3) and a broadcast whose two
+		// shards tried 8 + 3 connections.
 		{"stale-and-failures.log", Summary{
-			Records: 4, Malformed: 2, Messages: 2, Recipients: 7, Delivered: 4, Stale: 2, PostFailed: 1,
+			Records: 8, Malformed: 2, Messages: 3, Recipients: 18, Delivered: 12, Stale: 4, PostFailed: 2,
+			Jobs: 1, JobShards: 2, Shards: 2, PostThrottled: 4,
 			ConnectFailed: 1, DisconnectFailed: 1,
-		}, "metrics 10s: messages 2 (recipients 7, delivered 4, stale 2, post failures 1), connects 0 (failed 1), disconnects 0 (failed 1), auth accepted 0, auth refusals 0, malformed 2"},
+		}, "metrics 10s: messages 3 (recipients 18, delivered 12, stale 4, post failures 2), fan-out jobs 1 (shards 2, shard runs 2, throttled posts 4), connects 0 (failed 1), disconnects 0 (failed 1), auth accepted 0, auth refusals 0, malformed 2"},
 		{"no-records.log", Summary{}, ""},
 	}
 	for _, tt := range tests {

@@ -24,9 +24,13 @@ import (
 // the callback API being @connections; the answer is a "429 Too Many
 // Requests" or "Limit Exceeded" error
 // (https://aws.amazon.com/premiumsupport/knowledge-center/api-gateway-429-limit/),
-// which the Management API models as LimitExceededException ("The client is
-// sending more than the allowed number of requests per unit of time or the
-// WebSocket client side buffer is full", API reference). Which of POST,
+// which the Management API models as LimitExceededException, HTTP 429 ("The
+// client is sending more than the allowed number of requests per unit of
+// time or the WebSocket client side buffer is full",
+// https://docs.aws.amazon.com/AWSJavaSDK/latest/javadoc/com/amazonaws/services/apigatewaymanagementapi/model/LimitExceededException.html;
+// the status is the model's httpError, which aws-sdk-go-v2's schema
+// carries). The "client side buffer is full" cause is not emulated: a
+// real connection's post waits for its socket instead. Which of POST,
 // GET and DELETE the quota counts is not documented beyond "requests": all
 // three take a token here. Where in AWS's checks throttling sits is not
 // documented either: here it follows the signature check, so a refused

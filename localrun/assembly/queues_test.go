@@ -175,7 +175,9 @@ func TestLoadFanOutErrors(t *testing.T) {
 		},
 		{
 			"queue policy of no queue of the template",
-			func(tmpl map[string]any) { properties(tmpl, policyID)["Queues"] = []any{"https://sqs.us-east-1.amazonaws.com/1/x"} },
+			func(tmpl map[string]any) {
+				properties(tmpl, policyID)["Queues"] = []any{"https://sqs.us-east-1.amazonaws.com/1/x"}
+			},
 			[]string{at(policyID, "Queues[0]") + ": expected a Ref to an AWS::SQS::Queue of this template, got a string"},
 		},
 		{

@@ -101,6 +101,7 @@ type Server struct {
 	gateway      *gateway.Gateway
 	httpServers  []*http.Server
 	pools        []*lambdaruntime.Pool
+	poolsByID    map[string]*lambdaruntime.Pool // by function logical id, for tests
 	stopDynamoDB func()
 	sqs          *sqs.Server
 	queues       map[string]*sqs.Queue // by logical id
@@ -195,6 +196,9 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		Credentials:     map[string]string{localAccessKey: localSecret},
 		DisconnectDelay: opts.DisconnectDelay,
 		Server:          gateway.ServerLimits{MaxConnections: opts.MaxConnections},
+		PostLatency:     opts.PostLatency,
+		PostRateLimit:   opts.PostRateLimit,
+		PostBurst:       opts.PostBurst,
 	}); err != nil {
 		return nil, err
 	}
@@ -375,6 +379,10 @@ func (s *Server) startFunctions(asm *assembly.Assembly, resolver assembly.Resolv
 			return nil, fmt.Errorf("function %s: %w", id, err)
 		}
 		s.pools = append(s.pools, pool)
+		if s.poolsByID == nil {
+			s.poolsByID = map[string]*lambdaruntime.Pool{}
+		}
+		s.poolsByID[id] = pool
 		out[id] = poolFunction{pool}
 	}
 	return out, nil

@@ -23,6 +23,11 @@ type postLoad struct {
 	latency time.Duration
 	rate    float64 // 0: unlimited
 	burst   int
+	// autoRate sets rate, per size, to half of what the run before it
+	// delivered per second (at most half of what the workers may post
+	// together, at least 100/s): a limit the fan-out surely meets, so
+	// that the run shows its 429 retries.
+	autoRate bool
 }
 
 // broadcastSuite holds what the runs share: the receivers (real ones in the
@@ -59,7 +64,7 @@ type deliveryReport struct {
 }
 
 // runBroadcasts broadcasts to each size of receivers, once per load.
-func runBroadcasts(ctx context.Context, srv *localrun.Server, sizes []int, realMax int, loads []postLoad) error {
+func runBroadcasts(ctx context.Context, srv *localrun.Server, sizes []int, realMax int, loads []postLoad, workerSum float64) error {
 	s := &broadcastSuite{srv: srv, frames: make(chan []byte, 64)}
 	var err error
 	if s.table, err = connectionsTable(ctx, localrun.DynamoDBClient(srv.DynamoDB), srv.TableNames); err != nil {
@@ -97,6 +102,10 @@ func runBroadcasts(ctx context.Context, srv *localrun.Server, sizes []int, realM
 		"and, past %d, virtual ones (rows in the connections table the gateway counts posts to, no socket: benchmark only)\n",
 		contract.ActionSendMessage, realMax)
 	for _, l := range loads {
+		if l.autoRate {
+			fmt.Printf("  load %-9s %v per @connections call, 429 LimitExceededException past half the deliveries/s of the run before it (set per size)\n", l.name, l.latency)
+			continue
+		}
 		fmt.Printf("  load %-9s %s\n", l.name, describeLoad(l))
 	}
 	header := fmt.Sprintf("%-8s %-9s %7s %7s %8s %9s %11s %8s %6s %6s  %s",
@@ -124,7 +133,17 @@ func runBroadcasts(ctx context.Context, srv *localrun.Server, sizes []int, realM
 				wantVirtual-s.virtual, time.Since(start).Round(time.Millisecond))
 			s.virtual = wantVirtual
 		}
+		var prev *runResult
 		for _, l := range loads {
+			if l.autoRate {
+				l.rate = workerSum / 2
+				if prev != nil {
+					l.rate = min(l.rate, prev.rate()/2)
+				}
+				l.rate = max(l.rate, 100)
+				l.burst = max(1, int(l.rate/10))
+				fmt.Printf("  load %s at %d: %s\n", l.name, size, describeLoad(l))
+			}
 			if !printedHeader {
 				fmt.Println(header)
 				printedHeader = true
@@ -134,9 +153,11 @@ func runBroadcasts(ctx context.Context, srv *localrun.Server, sizes []int, realM
 			srv.Gateway().SetPostLoad(0, 0, 0)
 			if err != nil {
 				fmt.Printf("%-8d %-9s error: %v\n", size, l.name, err)
+				prev = nil
 				continue
 			}
 			r.print(size, l.name)
+			prev = &r
 		}
 	}
 	return nil
@@ -149,8 +170,11 @@ func describeLoad(l postLoad) string {
 	return fmt.Sprintf("%v per @connections call, 429 LimitExceededException past %.0f requests/s (burst %d)", l.latency, l.rate, l.burst)
 }
 
+// rate is the run's deliveries per second.
+func (r runResult) rate() float64 { return float64(r.delivered) / r.last.Seconds() }
+
 func (r runResult) print(size int, load string) {
-	rate := float64(r.delivered) / r.last.Seconds()
+	rate := r.rate()
 	report := "none"
 	if r.report != nil {
 		report = fmt.Sprintf("%d/%d/%d", r.report.Delivered, r.report.Stale, r.report.Failed)

@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -40,7 +41,8 @@ func run() error {
 	sizesFlag := flag.String("broadcast", "1000,10000,100000", "comma-separated recipient counts of the broadcast runs (empty: none)")
 	realMax := flag.Int("real", 10000, "most real WebSocket recipients; past it, recipients are virtual")
 	latency := flag.Duration("post-latency", 20*time.Millisecond, "injected latency per @connections call in the loaded runs")
-	throttle := flag.Float64("post-rate", 0, "429 rate limit (requests/s) of the @connections endpoint in the loaded runs; 0: half the workers' configured rates together, at most 5,000")
+	throttle := flag.Float64("post-rate", 0, "429 rate limit (requests/s) of the @connections endpoint in the loaded runs; 0: half the deliveries/s of the unloaded run of the same size")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process (gateway, DynamoDB, SQS; not the functions) to this file")
 	clients := flag.Bool("clients", false, "internal: run as the client process of the broadcast runs")
 	flag.Parse()
 	if *clients {
@@ -52,6 +54,17 @@ func run() error {
 		if sizes, err = parseSizes(*sizesFlag); err != nil {
 			return err
 		}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	limit := raiseFileLimit()
 	if need := uint64(min(slices.Max(append(sizes, 0)), *realMax)) + 1000; limit > 0 && limit < need {
@@ -86,21 +99,18 @@ func run() error {
 	if len(sizes) == 0 {
 		return nil
 	}
-	loaded := postLoad{name: "20ms+429", latency: *latency, rate: *throttle}
+	loaded := postLoad{name: "20ms+429", latency: *latency, rate: *throttle, autoRate: *throttle == 0}
 	if loaded.latency != 20*time.Millisecond {
 		loaded.name = loaded.latency.String() + "+429"
 	}
+	loaded.burst = max(1, int(loaded.rate/10))
 	perWorker, workers, err := workerRates(*assembly)
 	if err != nil {
 		return err
 	}
-	if loaded.rate == 0 {
-		loaded.rate = min(perWorker*float64(workers)/2, 5000)
-	}
-	loaded.burst = max(1, int(loaded.rate/10))
-	fmt.Printf("\nfan-out workers: %d at most (MaximumConcurrency), %.0f posts/s each, %.0f/s together; the loaded runs' limit, %.0f/s, is below that\n",
-		workers, perWorker, perWorker*float64(workers), loaded.rate)
-	return runBroadcasts(ctx, srv, sizes, *realMax, []postLoad{{name: "none"}, loaded})
+	fmt.Printf("\nfan-out workers: %d at most (MaximumConcurrency), %.0f posts/s each, %.0f/s together\n",
+		workers, perWorker, perWorker*float64(workers))
+	return runBroadcasts(ctx, srv, sizes, *realMax, []postLoad{{name: "none"}, loaded}, perWorker*float64(workers))
 }
 
 // roundTripRuns compares the local run's round trip with the echo server's.

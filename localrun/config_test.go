@@ -121,11 +121,11 @@ func TestStackConfig(t *testing.T) {
 					}},
 				{name: "message function succeeds: its result goes back", wantStatus: 101,
 					message: func([]byte) gateway.Result {
-						return gateway.Result{Payload: []byte(`{"type":"ack","delivered":0,"stale":0}`)}
+						return gateway.Result{Payload: []byte(`{"type":"ack","queued":true,"id":"0123456789abcdef0123456789abcdef"}`)}
 					},
 					wantFrame: func(t *testing.T, f map[string]any) {
-						if f["type"] != "ack" {
-							t.Errorf("frame %v, want the ack", f)
+						if f["type"] != "ack" || f["queued"] != true || f["id"] != "0123456789abcdef0123456789abcdef" || len(f) != 3 {
+							t.Errorf("frame %v, want the queued ack as the function returned it", f)
 						}
 					}},
 			}

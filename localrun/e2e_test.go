@@ -5,15 +5,19 @@ package localrun
 // gateway, and real WebSocket clients talk to it over 127.0.0.1.
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +31,7 @@ import (
 	"github.com/coder/websocket"
 	minidyn "github.com/truora/minidyn/server"
 
+	"wsapi/contract"
 	"wsapi/internal/testutil"
 	"wsapi/localrun/assembly"
 	"wsapi/localrun/devissuer"
@@ -60,8 +65,12 @@ func e2e(t *testing.T) *Server {
 		e2eDir = dir
 		e2eAssembly = filepath.Join(dir, "cdk.out")
 		// The load test sends 1,000 messages at once; the stage's default
-		// throttling (enforced by the gateway) would refuse most of them.
-		props := stacks.WebSocketStackProps{WebSocketAPIProps: websocketapi.WebSocketAPIProps{ThrottlingRateLimit: 10000, ThrottlingBurstLimit: 5000}}
+		// throttling (enforced by the gateway) would refuse most of them,
+		// and the fan-out's default post budget would take a minute.
+		props := stacks.WebSocketStackProps{WebSocketAPIProps: websocketapi.WebSocketAPIProps{
+			ThrottlingRateLimit: 10000, ThrottlingBurstLimit: 5000,
+			FanOutProps: websocketapi.FanOutProps{PostsPerSecond: 10000},
+		}}
 		if e2eErr = synthtest.SynthesizeForHost(e2eAssembly, "..", props); e2eErr != nil {
 			return
 		}
@@ -98,12 +107,18 @@ func TestMain(m *testing.M) {
 // client is one WebSocket connection of a test user. One goroutine reads
 // it (coder/websocket closes a connection whose Read is cancelled), so
 // read and quiet can wait with timeouts.
+//
+// A broadcast's delivery report comes whenever its fan-out ends, possibly
+// between other replies, so tests wait for a frame by what it is (await),
+// not for the next one; frames passed over stay pending, in order, for
+// later awaits, and quiet reports those nobody awaited.
 type client struct {
-	t      *testing.T
-	sub    string
-	conn   *websocket.Conn
-	frames chan []byte
-	err    error // the read error, once frames is closed
+	t       *testing.T
+	sub     string
+	conn    *websocket.Conn
+	frames  chan []byte
+	err     error            // the read error, once frames is closed
+	pending []map[string]any // read, not yet awaited
 }
 
 func (c *client) readLoop() {
@@ -200,7 +215,20 @@ func idle(t *testing.T, s *Server) {
 	testutil.Eventually(t, 10*time.Second, func() bool { return len(rows(t, s)) == 0 }, "table empty")
 }
 
+// read returns the next frame, a pending one first.
 func (c *client) read() map[string]any {
+	c.t.Helper()
+	if len(c.pending) > 0 {
+		m := c.pending[0]
+		c.pending = c.pending[1:]
+		return m
+	}
+	return c.receive(time.After(20 * time.Second))
+}
+
+// receive returns the next frame from the connection, failing the test
+// when none comes before timeout.
+func (c *client) receive(timeout <-chan time.Time) map[string]any {
 	c.t.Helper()
 	select {
 	case b, ok := <-c.frames:
@@ -212,15 +240,93 @@ func (c *client) read() map[string]any {
 			c.t.Fatalf("%s got %q: %v", c.sub, b, err)
 		}
 		return m
-	case <-time.After(20 * time.Second):
-		c.t.Fatalf("%s: nothing received in 20 s\n%s", c.sub, e2eLogs.String())
+	case <-timeout:
+		c.t.Fatalf("%s: nothing received in time; pending %v\n%s", c.sub, c.pending, e2eLogs.String())
 	}
 	return nil
 }
 
-// quiet asserts nothing arrives for a moment.
+// await returns the first frame, pending or new, that match accepts; the
+// frames it passes over stay pending.
+func (c *client) await(what string, match func(map[string]any) bool) map[string]any {
+	c.t.Helper()
+	for i, m := range c.pending {
+		if match(m) {
+			c.pending = slices.Delete(c.pending, i, i+1)
+			return m
+		}
+	}
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case <-timeout:
+			c.t.Fatalf("%s: no %s in 30 s; pending %v\n%s", c.sub, what, c.pending, e2eLogs.String())
+		default:
+		}
+		m := c.receive(timeout)
+		if match(m) {
+			return m
+		}
+		c.pending = append(c.pending, m)
+	}
+}
+
+// frameOf matches a frame of type typ with message id id ("": any id).
+func frameOf(typ, id string) func(map[string]any) bool {
+	return func(m map[string]any) bool { return m["type"] == typ && (id == "" || m["id"] == id) }
+}
+
+// broadcast sends message to everyone and returns its id, from the
+// queued ack (README, "The message protocol").
+func (c *client) broadcast(message string) string {
+	c.t.Helper()
+	c.send(map[string]any{"action": "sendmessage", "message": message})
+	return c.queued()
+}
+
+// queued waits for the queued ack of a broadcast and returns its id.
+func (c *client) queued() string {
+	c.t.Helper()
+	ack := c.await("ack", frameOf("ack", ""))
+	id, _ := ack["id"].(string)
+	if ack["queued"] != true || !messageID.MatchString(id) || len(ack) != 3 {
+		c.t.Fatalf("%s: ack %v, want {type:ack, queued:true, id}", c.sub, ack)
+	}
+	return id
+}
+
+// messageID is a message id: 128 random bits, 32 lower-case hex digits.
+var messageID = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// delivery waits for the delivery report of broadcast id and checks its
+// counts.
+func (c *client) delivery(id string, delivered, stale, failed int) {
+	c.t.Helper()
+	r := c.await("delivery report of "+id, frameOf(contract.FrameTypeDelivery, id))
+	if r["delivered"] != float64(delivered) || r["stale"] != float64(stale) || r["failed"] != float64(failed) || len(r) != 5 {
+		c.t.Errorf("%s: delivery report %v, want delivered %d, stale %d, failed %d", c.sub, r, delivered, stale, failed)
+	}
+}
+
+// message waits for the frame of message id, from sender with text, and
+// checks it.
+func (c *client) message(id, sender, text string) {
+	c.t.Helper()
+	m := c.await("message "+id, frameOf(contract.FrameTypeMessage, id))
+	if m["from"] != sender || m["message"] != text || m["sentAt"] == "" || len(m) != 5 {
+		c.t.Errorf("%s got %v, want %q from %s", c.sub, m, text, sender)
+	}
+}
+
+// quiet asserts nothing arrives for a moment and no frame is left pending:
+// every frame a test expects it awaits, so one left over (a repeated
+// message, a second report, one's own message) is unexpected.
 func (c *client) quiet(d time.Duration) {
 	c.t.Helper()
+	for _, m := range c.pending {
+		c.t.Errorf("%s got an unexpected frame %v", c.sub, m)
+	}
+	c.pending = nil
 	select {
 	case b, ok := <-c.frames:
 		if ok {
@@ -305,30 +411,35 @@ func TestE2EMessages(t *testing.T) {
 	a, b, c := dial(t, s, "msg-a"), dial(t, s, "msg-b"), dial(t, s, "msg-c")
 	const others = 2
 
-	a.send(map[string]any{"action": "sendmessage", "message": "hello, it's \"A\" \\ ü"})
-	if ack := a.read(); ack["type"] != "ack" || ack["delivered"] != float64(others) || ack["stale"] != float64(0) {
-		t.Errorf("A's ack %v, want delivered=%d", ack, others)
-	}
+	// A broadcast: queued at once, then one copy to each other connection
+	// (none to the sender's) and the delivery report to the sender.
+	const hello = "hello, it's \"A\" \\ ü"
+	id := a.broadcast(hello)
 	for _, cl := range []*client{b, c} {
-		m := cl.read()
-		if m["type"] != "message" || m["from"] != "msg-a" || m["message"] != "hello, it's \"A\" \\ ü" || m["sentAt"] == "" {
-			t.Errorf("%s got %v", cl.sub, m)
-		}
+		cl.message(id, "msg-a", hello)
+	}
+	a.delivery(id, others, 0, 0)
+	for _, cl := range []*client{a, b, c} {
+		cl.quiet(300 * time.Millisecond)
 	}
 
-	t.Run("direct message reaches only its principal", func(t *testing.T) {
+	t.Run("direct message reaches only its principal, acked with counts", func(t *testing.T) {
 		b2 := dial(t, s, "msg-b") // a second connection of the same principal
 		a.send(map[string]any{"action": "sendmessage", "message": "psst", "to": "msg-b"})
-		if ack := a.read(); ack["delivered"] != float64(2) {
-			t.Errorf("ack %v, want delivered=2", ack)
+		ack := a.await("ack", frameOf("ack", ""))
+		id, _ := ack["id"].(string)
+		if ack["delivered"] != float64(2) || ack["stale"] != float64(0) || !messageID.MatchString(id) || len(ack) != 4 {
+			t.Errorf("ack %v, want delivered=2, stale=0 and the id", ack)
 		}
 		for _, cl := range []*client{b, b2} {
-			if m := cl.read(); m["message"] != "psst" || m["from"] != "msg-a" {
-				t.Errorf("%s got %v", cl.sub, m)
-			}
+			cl.message(id, "msg-a", "psst")
 		}
-		c.quiet(300 * time.Millisecond)
+		for _, cl := range []*client{a, b, b2, c} {
+			cl.quiet(300 * time.Millisecond)
+		}
 		_ = b2.conn.Close(websocket.StatusNormalClosure, "")
+		// Its row goes before the next broadcast, which must not find it stale.
+		testutil.Eventually(t, 10*time.Second, func() bool { return len(rows(t, s)) == 3 }, "b2's row removed")
 	})
 
 	t.Run("bad input gets an error and the connection stays usable", func(t *testing.T) {
@@ -346,17 +457,18 @@ func TestE2EMessages(t *testing.T) {
 		}
 		for _, tc := range cases {
 			a.sendFragmented(tc.body)
-			if r := a.read(); r["type"] != "error" || r["code"] != tc.code || r["message"] == "" {
+			if r := a.await("error frame", frameOf("error", "")); r["type"] != "error" || r["code"] != tc.code || r["message"] == "" {
 				t.Errorf("%.40v: got %v, want code %s", tc.body, r, tc.code)
 			}
 		}
 		b.quiet(200 * time.Millisecond)
-		a.send(map[string]any{"action": "sendmessage", "message": "still here"})
-		if ack := a.read(); ack["type"] != "ack" {
-			t.Errorf("after errors: %v", ack)
+		id := a.broadcast("still here")
+		b.message(id, "msg-a", "still here")
+		c.message(id, "msg-a", "still here")
+		a.delivery(id, others, 0, 0)
+		for _, cl := range []*client{a, b, c} {
+			cl.quiet(300 * time.Millisecond)
 		}
-		b.read()
-		c.read()
 	})
 }
 
@@ -387,21 +499,21 @@ func TestE2EStaleConnection(t *testing.T) {
 		return true
 	}, "gateway noticed")
 
-	a.send(map[string]any{"action": "sendmessage", "message": "anyone?"})
-	ack := a.read()
-	if ack["stale"] != float64(1) {
-		t.Errorf("ack %v, want stale=1", ack)
-	}
-	if m := b.read(); m["message"] != "anyone?" {
-		t.Errorf("b got %v", m)
-	}
+	id := a.broadcast("anyone?")
+	b.message(id, "stale-a", "anyone?")
+	// The report comes once the fan-out is over, the stale row deleted.
+	a.delivery(id, 1, 1, 0)
 	if _, ok := rows(t, s)[victimID]; ok {
 		t.Error("the stale row was not deleted")
 	}
+	a.quiet(200 * time.Millisecond)
+	b.quiet(100 * time.Millisecond)
 }
 
-// TestE2EManyClients: 50 clients send 20 messages each; every message
-// reaches every other client exactly once, and every ack its sender.
+// TestE2EManyClients: 50 clients broadcast 20 messages each; every message
+// reaches every other client exactly once, with the id its sender's queued
+// ack named, and every sender gets one delivery report per message, for
+// all the others.
 func TestE2EManyClients(t *testing.T) {
 	s := e2e(t)
 	idle(t, s)
@@ -413,8 +525,10 @@ func TestE2EManyClients(t *testing.T) {
 	const total = clients
 
 	type got struct {
-		acks     int
-		received map[string]int // "from/message" → count
+		acked    map[string]bool   // ids of the queued acks
+		reports  map[string]int    // id → delivery reports
+		received map[string]int    // "from/message" → count
+		ids      map[string]string // "from/message" → its id
 		wrong    []string
 	}
 	results := make([]got, clients)
@@ -424,9 +538,10 @@ func TestE2EManyClients(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			r := &results[i]
-			r.received = map[string]int{}
-			want := messages + (clients-1)*messages // acks + messages from others
-			timeout := time.After(120 * time.Second)
+			r.acked, r.reports, r.received, r.ids = map[string]bool{}, map[string]int{}, map[string]int{}, map[string]string{}
+			// Acks, reports, and messages from the others.
+			want := messages + messages + (clients-1)*messages
+			timeout := time.After(180 * time.Second)
 			for n := 0; n < want; n++ {
 				var b []byte
 				select {
@@ -442,17 +557,25 @@ func TestE2EManyClients(t *testing.T) {
 				}
 				var m map[string]any
 				_ = json.Unmarshal(b, &m)
+				id, _ := m["id"].(string)
 				switch m["type"] {
 				case "ack":
-					r.acks++
-					if m["delivered"] != float64(total-1) {
+					if m["queued"] != true || !messageID.MatchString(id) || r.acked[id] {
 						r.wrong = append(r.wrong, "ack "+string(b))
 					}
-				case "message":
+					r.acked[id] = true
+				case contract.FrameTypeDelivery:
+					r.reports[id]++
+					if m["delivered"] != float64(total-1) || m["stale"] != float64(0) || m["failed"] != float64(0) {
+						r.wrong = append(r.wrong, "report "+string(b))
+					}
+				case contract.FrameTypeMessage:
 					if m["from"] == c.sub {
 						r.wrong = append(r.wrong, "own message "+string(b))
 					}
-					r.received[fmt.Sprint(m["from"], "/", m["message"])]++
+					key := fmt.Sprint(m["from"], "/", m["message"])
+					r.received[key]++
+					r.ids[key] = id
 				default:
 					r.wrong = append(r.wrong, string(b))
 				}
@@ -477,13 +600,21 @@ func TestE2EManyClients(t *testing.T) {
 	wg.Wait()
 	t.Logf("%d clients x %d messages: %d deliveries in %v", clients, messages, clients*messages*(clients-1), time.Since(start))
 
+	// The id each message reached the others with: the same everywhere,
+	// and one its sender was acked.
+	idOf := map[string]string{}
 	for i, r := range results {
 		if len(r.wrong) > 0 {
 			t.Errorf("client %d: %d wrong frames, first %q", i, len(r.wrong), r.wrong[0])
 			continue
 		}
-		if r.acks != messages {
-			t.Errorf("client %d: %d acks, want %d", i, r.acks, messages)
+		if len(r.acked) != messages {
+			t.Errorf("client %d: %d acks, want %d", i, len(r.acked), messages)
+		}
+		for id := range r.acked {
+			if r.reports[id] != 1 {
+				t.Errorf("client %d: %d delivery reports for %s, want 1", i, r.reports[id], id)
+			}
 		}
 		for k := range clients {
 			if k == i {
@@ -494,13 +625,29 @@ func TestE2EManyClients(t *testing.T) {
 				if r.received[key] != 1 {
 					t.Errorf("client %d got %s %d times", i, key, r.received[key])
 				}
+				if id, seen := idOf[key]; seen && id != r.ids[key] {
+					t.Errorf("client %d got %s with id %s, another client with %s", i, key, r.ids[key], id)
+				}
+				idOf[key] = r.ids[key]
 			}
 		}
+	}
+	for k, r := range results {
+		for j := range messages {
+			if id := idOf[fmt.Sprintf("many-%02d/m%02d-%02d", k, k, j)]; id != "" && !r.acked[id] {
+				t.Errorf("client %d: message %d reached the others with id %s, not one of its acks", k, j, id)
+			}
+		}
+	}
+	for _, c := range cs {
+		c.quiet(100 * time.Millisecond)
 	}
 }
 
 // TestE2EWscat drives the pinned wscat from npm, as the README tells users
-// to, against the local run.
+// to (interactively: a frame per line on its standard input), against the
+// local run: a broadcast's queued ack, its delivery report and an error
+// reply are printed.
 func TestE2EWscat(t *testing.T) {
 	s := e2e(t)
 	wscat, err := filepath.Abs(filepath.Join("..", "node_modules", ".bin", "wscat"))
@@ -519,25 +666,61 @@ func TestE2EWscat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, wscat, "-c", s.URL+"?token="+tok,
-		"-x", `{"action":"sendmessage","message":"hello from wscat"}`, "-x", "not json", "-w", "2")
-	// wscat quits when its standard input ends: keep it open until it
-	// exits (Wait closes it).
-	if _, err := cmd.StdinPipe(); err != nil {
+	cmd := exec.CommandContext(ctx, wscat, "-c", s.URL+"?token="+tok)
+	// wscat quits when its standard input ends: closing it ends the test.
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := cmd.Output()
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		t.Fatalf("wscat: %v\n%s", err, out)
+		t.Fatal(err)
 	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) != 2 || !strings.Contains(lines[0], `"type":"ack","delivered":1`) || !strings.Contains(lines[1], `"code":"invalid_json"`) {
-		t.Errorf("wscat printed %q, want the ack and an invalid_json error", out)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	if m := listener.read(); m["message"] != "hello from wscat" || m["from"] != "wscat-user" {
-		t.Errorf("listener got %v", m)
+	// wscat prints each frame it receives on a line of its own, after its
+	// prompt ("> ") when it has one; lines without a JSON object are its
+	// own ("Connected (press CTRL+C to quit)").
+	wscatOut := &client{t: t, sub: "wscat", frames: make(chan []byte, 16)}
+	go func() {
+		defer close(wscatOut.frames)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if i := strings.Index(sc.Text(), "{"); i >= 0 {
+				wscatOut.frames <- []byte(sc.Text()[i:])
+			}
+		}
+		wscatOut.err = fmt.Errorf("wscat's output ended: %v", sc.Err())
+	}()
+	line := func(text string) {
+		t.Helper()
+		if _, err := io.WriteString(stdin, text+"\n"); err != nil {
+			t.Fatalf("write to wscat: %v", err)
+		}
+	}
+
+	line(`{"action":"sendmessage","message":"hello from wscat"}`)
+	id := wscatOut.queued()
+	listener.message(id, "wscat-user", "hello from wscat")
+	wscatOut.delivery(id, 1, 0, 0)
+	line("not json")
+	if r := wscatOut.await("error frame", frameOf("error", "")); r["code"] != "invalid_json" {
+		t.Errorf("wscat printed %v, want an invalid_json error", r)
+	}
+	wscatOut.quiet(200 * time.Millisecond)
+	listener.quiet(100 * time.Millisecond)
+	if err := stdin.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// All of its output read before Wait (os/exec's StdoutPipe).
+	for b := range wscatOut.frames {
+		t.Errorf("wscat printed an unexpected frame %s", b)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("wscat: %v", err)
 	}
 }
 
@@ -573,10 +756,11 @@ func TestE2EExternalDynamoDB(t *testing.T) {
 		}
 		return false
 	}, "row in the external table")
-	c.send(map[string]any{"action": "sendmessage", "message": "hi"})
-	if ack := c.read(); ack["type"] != "ack" {
-		t.Errorf("ack %v", ack)
-	}
+	// The fan-out's tables are there too: the broadcast is queued, fanned
+	// out to nobody, and reported.
+	id := c.broadcast("hi")
+	c.delivery(id, 0, 0, 0)
+	c.quiet(100 * time.Millisecond)
 }
 
 // refusingWrites is a DynamoDB API that refuses every PutItem, as a table

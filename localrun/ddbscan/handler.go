@@ -3,7 +3,7 @@
 // needs and minidyn lacks, parallel scans (Segment and TotalSegments), and
 // keeps a 100k-row table fast to load and scan.
 //
-// Every table is stored as 256 minidyn tables (shards), chosen by a hash of
+// Every table is stored as 1024 minidyn tables (shards), chosen by a hash of
 // the partition key value, so that minidyn's per-insert sort runs on small
 // tables; item operations, batches and transactions go to the item's shard
 // and keep minidyn's semantics (conditions, update expressions, return

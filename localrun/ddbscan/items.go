@@ -3,6 +3,7 @@ package ddbscan
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -30,11 +31,10 @@ func (h *Handler) route(table *string, av map[string]*minidyn.AttributeValue, is
 // The caller holds writeMu.
 func (h *Handler) refresh(ctx context.Context, table string, sh *shadow, keys ...map[string]*minidyn.AttributeValue) error {
 	for _, key := range keys {
-		pos, err := sh.schema.positionOf(key)
+		i, err := sh.schema.shardOf(key)
 		if err != nil {
 			continue // minidyn refused it too
 		}
-		i, _ := sh.schema.shardOf(key)
 		k := make(map[string]*minidyn.AttributeValue, 2)
 		for _, a := range sh.schema.keyAttrs() {
 			k[a] = key[a]
@@ -43,16 +43,28 @@ func (h *Handler) refresh(ctx context.Context, table string, sh *shadow, keys ..
 		if err != nil {
 			return fmt.Errorf("refresh %s: %w", table, err)
 		}
-		h.mu.Lock()
-		var item map[string]*minidyn.AttributeValue
-		if len(out.Item) > 0 {
-			item = out.Item
+		if err := h.store(table, sh, key, out.Item); err != nil {
+			return err
 		}
-		err = sh.set(pos, item)
-		h.mu.Unlock()
-		if err != nil {
-			return fmt.Errorf("refresh %s: %w", table, err)
-		}
+	}
+	return nil
+}
+
+// store sets the shadow's row of key to item, which a write has just
+// stored in minidyn (none: the row is gone). A successful put stores its
+// item as given, so puts need no read back. The caller holds writeMu.
+func (h *Handler) store(table string, sh *shadow, key, item map[string]*minidyn.AttributeValue) error {
+	pos, err := sh.schema.positionOf(key)
+	if err != nil {
+		return nil // minidyn refused it too
+	}
+	if len(item) == 0 {
+		item = nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := sh.set(pos, item); err != nil {
+		return fmt.Errorf("shadow of %s: %w", table, err)
 	}
 	return nil
 }
@@ -66,6 +78,10 @@ func (h *Handler) putItem(ctx context.Context, in *minidyn.PutItemInput) (any, e
 	in.TableName = shard
 	h.writeMu.Lock()
 	defer h.writeMu.Unlock()
+	if hasContains(in.ConditionExpression) {
+		fixContains(conditional{cond: &in.ConditionExpression, names: in.ExpressionAttributeNames, values: &in.ExpressionAttributeValues},
+			h.current(ctx, shard, sh, in.Item))
+	}
 	// minidyn returns the item written; DynamoDB returns the old one, and
 	// only when asked to (ReturnValues ALL_OLD).
 	var old map[string]*minidyn.AttributeValue
@@ -85,7 +101,7 @@ func (h *Handler) putItem(ctx context.Context, in *minidyn.PutItemInput) (any, e
 		return nil, err
 	}
 	out.Attributes = old
-	return out, h.refresh(ctx, name, sh, in.Item)
+	return out, h.store(name, sh, in.Item, in.Item)
 }
 
 func (h *Handler) deleteItem(ctx context.Context, in *minidyn.DeleteItemInput) (any, error) {
@@ -97,11 +113,15 @@ func (h *Handler) deleteItem(ctx context.Context, in *minidyn.DeleteItemInput) (
 	in.TableName = shard
 	h.writeMu.Lock()
 	defer h.writeMu.Unlock()
+	if hasContains(in.ConditionExpression) {
+		fixContains(conditional{cond: &in.ConditionExpression, names: in.ExpressionAttributeNames, values: &in.ExpressionAttributeValues},
+			h.current(ctx, shard, sh, in.Key))
+	}
 	out, err := h.client.DeleteItem(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	return out, h.refresh(ctx, name, sh, in.Key)
+	return out, h.store(name, sh, in.Key, nil)
 }
 
 func (h *Handler) updateItem(ctx context.Context, in *minidyn.UpdateItemInput) (any, error) {
@@ -113,6 +133,10 @@ func (h *Handler) updateItem(ctx context.Context, in *minidyn.UpdateItemInput) (
 	in.TableName = shard
 	h.writeMu.Lock()
 	defer h.writeMu.Unlock()
+	if hasContains(in.ConditionExpression) {
+		fixContains(conditional{cond: &in.ConditionExpression, names: in.ExpressionAttributeNames, values: &in.ExpressionAttributeValues,
+			others: []string{aws.ToString(in.UpdateExpression)}}, h.current(ctx, shard, sh, in.Key))
+	}
 	out, err := h.client.UpdateItem(ctx, in)
 	if err != nil {
 		return nil, err
@@ -140,9 +164,9 @@ func (h *Handler) batchWriteItem(ctx context.Context, in *minidyn.BatchWriteItem
 	routed := &minidyn.BatchWriteItemInput{RequestItems: map[string][]minidyn.WriteRequest{}}
 	origin := map[string]shardRequest{}
 	type written struct {
-		table string
-		sh    *shadow
-		key   map[string]*minidyn.AttributeValue
+		table     string
+		sh        *shadow
+		key, item map[string]*minidyn.AttributeValue
 	}
 	var keys []written
 	for table, reqs := range in.RequestItems {
@@ -163,7 +187,11 @@ func (h *Handler) batchWriteItem(ctx context.Context, in *minidyn.BatchWriteItem
 			}
 			routed.RequestItems[*shard] = append(routed.RequestItems[*shard], req)
 			origin[*shard] = shardRequest{table: table, sh: sh, shard: *shard}
-			keys = append(keys, written{table: table, sh: sh, key: av})
+			w := written{table: table, sh: sh, key: av}
+			if isItem {
+				w.item = av
+			}
+			keys = append(keys, w)
 		}
 	}
 	h.writeMu.Lock()
@@ -178,8 +206,18 @@ func (h *Handler) batchWriteItem(ctx context.Context, in *minidyn.BatchWriteItem
 		unprocessed[t] = append(unprocessed[t], reqs...)
 	}
 	out.UnprocessedItems = unprocessed
+	if len(unprocessed) > 0 {
+		// Only minidyn's failure emulation leaves items unprocessed, and
+		// which is not worth tracking: read them all back.
+		for _, k := range keys {
+			if err := h.refresh(ctx, k.table, k.sh, k.key); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
 	for _, k := range keys {
-		if err := h.refresh(ctx, k.table, k.sh, k.key); err != nil {
+		if err := h.store(k.table, k.sh, k.key, k.item); err != nil {
 			return nil, err
 		}
 	}
@@ -239,6 +277,13 @@ func (h *Handler) transactWriteItems(ctx context.Context, in *minidyn.TransactWr
 		key   map[string]*minidyn.AttributeValue
 	}
 	var keys []written
+	type pending struct {
+		shard *string
+		sh    *shadow
+		key   map[string]*minidyn.AttributeValue
+		c     conditional
+	}
+	var conds []pending
 	for i := range in.TransactItems {
 		it := &in.TransactItems[i]
 		var (
@@ -267,9 +312,15 @@ func (h *Handler) transactWriteItems(ctx context.Context, in *minidyn.TransactWr
 		if it.ConditionCheck == nil {
 			keys = append(keys, written{table: name, sh: sh, key: av})
 		}
+		conds = append(conds, pending{shard: shard, sh: sh, key: av, c: conditionOf(it)})
 	}
 	h.writeMu.Lock()
 	defer h.writeMu.Unlock()
+	for _, p := range conds {
+		if p.c.cond != nil && hasContains(*p.c.cond) {
+			fixContains(p.c, h.current(ctx, p.shard, p.sh, p.key))
+		}
+	}
 	out, err := h.client.TransactWriteItems(ctx, in)
 	if err != nil {
 		return nil, err
@@ -295,4 +346,22 @@ func (h *Handler) transactGetItems(ctx context.Context, in *minidyn.TransactGetI
 		g.TableName = shard
 	}
 	return h.client.TransactGetItems(ctx, in)
+}
+
+func hasContains(cond *string) bool { return cond != nil && strings.Contains(*cond, "contains(") }
+
+// conditionOf is a transaction item's condition, for fixContains.
+func conditionOf(it *minidyn.TransactWriteItem) conditional {
+	switch {
+	case it.Put != nil:
+		return conditional{cond: &it.Put.ConditionExpression, names: it.Put.ExpressionAttributeNames, values: &it.Put.ExpressionAttributeValues}
+	case it.Update != nil:
+		return conditional{cond: &it.Update.ConditionExpression, names: it.Update.ExpressionAttributeNames, values: &it.Update.ExpressionAttributeValues,
+			others: []string{aws.ToString(it.Update.UpdateExpression)}}
+	case it.Delete != nil:
+		return conditional{cond: &it.Delete.ConditionExpression, names: it.Delete.ExpressionAttributeNames, values: &it.Delete.ExpressionAttributeValues}
+	case it.ConditionCheck != nil:
+		return conditional{cond: &it.ConditionCheck.ConditionExpression, names: it.ConditionCheck.ExpressionAttributeNames, values: &it.ConditionCheck.ExpressionAttributeValues}
+	}
+	return conditional{}
 }

@@ -14,8 +14,8 @@ import (
 const (
 	// shardBits: each table is stored as 1<<shardBits minidyn tables, so that
 	// minidyn's per-insert re-sort of its key list (O(n) per new key) runs on
-	// 1/256 of the rows and a 100k-row load stays fast.
-	shardBits = 8
+	// 1/1024 of the rows and a 100k-row load stays fast.
+	shardBits = 10
 	shards    = 1 << shardBits
 	// bucketBits: the segment boundaries' granularity. Segment s of n holds
 	// the buckets [ceil(s*B/n), ceil((s+1)*B/n)); 4096 buckets keep 100

@@ -131,12 +131,11 @@ func projection(in *minidyn.ScanInput) (names []string, simple bool) {
 	return names, true
 }
 
-// page writes a Scan response as the entries are added.
+// page writes a Scan response as the items are added.
 type page struct {
 	buf          bytes.Buffer
-	count        bool // Select COUNT: no items
-	names        [][2][]byte
-	all          bool
+	count        bool     // Select COUNT: no items
+	names        []string // the projection; nil: every attribute
 	n, bytes     int
 	limit        int
 	lastKey      []byte
@@ -144,49 +143,38 @@ type page struct {
 }
 
 func newPage(in *minidyn.ScanInput, proj []string) *page {
-	p := &page{count: in.Select == ddbtypes.SelectCount, all: proj == nil, limit: int(aws.ToInt32(in.Limit))}
-	for _, n := range proj {
-		q, _ := json.Marshal(n)
-		p.names = append(p.names, [2][]byte{[]byte(n), q})
-	}
+	p := &page{count: in.Select == ddbtypes.SelectCount, names: proj, limit: int(aws.ToInt32(in.Limit))}
+	p.buf.Grow(64 * min(max(p.limit, 16), 4096))
 	p.buf.WriteString(`{"Items":[`)
 	return p
 }
 
 // add writes one item and reports whether the page has room for more.
-func (p *page) add(attrs map[string]json.RawMessage, key []byte, size int) bool {
+func (p *page) add(e *entry) bool {
 	if !p.count {
 		if p.n > 0 {
 			p.buf.WriteByte(',')
 		}
 		p.buf.WriteByte('{')
-		first := true
-		write := func(q []byte, raw json.RawMessage) {
-			if !first {
-				p.buf.WriteByte(',')
-			}
-			first = false
-			p.buf.Write(q)
-			p.buf.WriteByte(':')
-			p.buf.Write(raw)
-		}
-		if p.all {
-			for n, raw := range attrs {
-				q, _ := json.Marshal(n)
-				write(q, raw)
-			}
+		if p.names == nil {
+			p.buf.Write(e.data)
 		} else {
+			first := true
 			for _, n := range p.names {
-				if raw, ok := attrs[string(n[0])]; ok {
-					write(n[1], raw)
+				if a, ok := e.attr(n); ok {
+					if !first {
+						p.buf.WriteByte(',')
+					}
+					first = false
+					p.buf.Write(a)
 				}
 			}
 		}
 		p.buf.WriteByte('}')
 	}
 	p.n++
-	p.bytes += size
-	p.lastKey = key
+	p.bytes += len(e.data)
+	p.lastKey = e.key
 	if (p.limit > 0 && p.n >= p.limit) || p.bytes >= maxPageBytes {
 		p.lastEvaluate = true
 		return false
@@ -212,7 +200,7 @@ func (h *Handler) scanShadow(sh *shadow, in *minidyn.ScanInput, lo, hi int, star
 	p := newPage(in, proj)
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	sh.each(lo, hi, start, func(e *entry) bool { return p.add(e.attrs, e.key, e.size) })
+	sh.each(lo, hi, start, p.add)
 	return p.finish()
 }
 
@@ -267,23 +255,19 @@ func (h *Handler) scanShards(ctx context.Context, name string, sh *shadow, in *m
 			return 1
 		})
 		for _, f := range items {
-			attrs, size, err := wireAttrs(f.item)
-			if err != nil {
-				return nil, err
-			}
+			item := f.item
 			if !simple {
-				if attrs, err = h.projectDocument(ctx, name, sh, in, f.item); err != nil {
+				var err error
+				if item, err = h.projectDocument(ctx, name, sh, in, f.item); err != nil {
 					return nil, err
 				}
 			}
-			keyMap := map[string]json.RawMessage{}
-			for _, k := range keyAttrs {
-				if v, err := json.Marshal(f.item[k]); err == nil && f.item[k] != nil {
-					keyMap[k] = v
-				}
+			e, err := newEntry(sh.schema, f.pos, item)
+			if err != nil {
+				return nil, err
 			}
-			key, _ := json.Marshal(keyMap)
-			if !p.add(attrs, key, size) {
+			e.key = keyJSON(f.item, keyAttrs)
+			if !p.add(e) {
 				return p.finish(), nil
 			}
 		}
@@ -292,7 +276,7 @@ func (h *Handler) scanShards(ctx context.Context, name string, sh *shadow, in *m
 }
 
 // projectDocument projects an item with document paths through minidyn.
-func (h *Handler) projectDocument(ctx context.Context, name string, sh *shadow, in *minidyn.ScanInput, item map[string]*minidyn.AttributeValue) (map[string]json.RawMessage, error) {
+func (h *Handler) projectDocument(ctx context.Context, name string, sh *shadow, in *minidyn.ScanInput, item map[string]*minidyn.AttributeValue) (map[string]*minidyn.AttributeValue, error) {
 	key := map[string]*minidyn.AttributeValue{}
 	for _, a := range sh.schema.keyAttrs() {
 		key[a] = item[a]
@@ -306,22 +290,19 @@ func (h *Handler) projectDocument(ctx context.Context, name string, sh *shadow, 
 	if err != nil {
 		return nil, err
 	}
-	attrs, _, err := wireAttrs(out.Item)
-	return attrs, err
+	return out.Item, nil
 }
 
-func wireAttrs(item map[string]*minidyn.AttributeValue) (map[string]json.RawMessage, int, error) {
-	attrs := make(map[string]json.RawMessage, len(item))
-	size := 0
-	for n, v := range item {
-		raw, err := json.Marshal(v)
-		if err != nil {
-			return nil, 0, fmt.Errorf("encode attribute %s: %w", n, err)
+// keyJSON is the LastEvaluatedKey of item: the key attributes it has.
+func keyJSON(item map[string]*minidyn.AttributeValue, attrs []string) []byte {
+	key := map[string]*minidyn.AttributeValue{}
+	for _, k := range attrs {
+		if v, ok := item[k]; ok && v != nil {
+			key[k] = v
 		}
-		attrs[n] = raw
-		size += len(n) + len(raw)
 	}
-	return attrs, size, nil
+	b, _ := json.Marshal(key)
+	return b
 }
 
 // mentions reports whether expr uses the placeholder (#name or :value),

@@ -9,13 +9,29 @@ import (
 	minidyn "github.com/truora/minidyn/server"
 )
 
-// entry is one item as the shadow keeps it: each attribute's value already
-// in its wire form, so a scan page is written without re-encoding.
+// entry is one item as the shadow keeps it: the attributes already in
+// their wire form, `"name":value` one after the other in data, so a scan
+// page is written without re-encoding and with few pointers for the GC.
 type entry struct {
 	pos   position
-	attrs map[string]json.RawMessage
+	names []string
+	ends  []int32 // attribute i is data[ends[i-1]+1 : ends[i]] (a comma between)
+	data  []byte
 	key   []byte // the item's primary key as a JSON object (a LastEvaluatedKey)
-	size  int    // an approximation of the item's size, for the 1 MB page cap
+}
+
+// attr returns the `"name":value` of the named attribute.
+func (e *entry) attr(name string) ([]byte, bool) {
+	for i, n := range e.names {
+		if n == name {
+			from := int32(0)
+			if i > 0 {
+				from = e.ends[i-1] + 1
+			}
+			return e.data[from:e.ends[i]], true
+		}
+	}
+	return nil, false
 }
 
 // shadow is a copy of one table's items, ordered for scans: minidyn pages
@@ -61,23 +77,32 @@ func (sh *shadow) set(pos position, item map[string]*minidyn.AttributeValue) err
 }
 
 func newEntry(s *schema, pos position, item map[string]*minidyn.AttributeValue) (*entry, error) {
-	e := &entry{pos: pos, attrs: make(map[string]json.RawMessage, len(item))}
+	e := &entry{pos: pos, names: make([]string, 0, len(item)), ends: make([]int32, 0, len(item))}
+	key := []byte{'{'}
 	for name, v := range item {
+		q, err := json.Marshal(name)
+		if err != nil {
+			return nil, fmt.Errorf("encode attribute name: %w", err)
+		}
 		raw, err := json.Marshal(v)
 		if err != nil {
 			return nil, fmt.Errorf("encode attribute %s: %w", name, err)
 		}
-		e.attrs[name] = raw
-		e.size += len(name) + len(raw)
+		if len(e.names) > 0 {
+			e.data = append(e.data, ',')
+		}
+		start := len(e.data)
+		e.data = append(append(append(e.data, q...), ':'), raw...)
+		e.names = append(e.names, name)
+		e.ends = append(e.ends, int32(len(e.data)))
+		if slices.Contains(s.keyAttrs(), name) {
+			if len(key) > 1 {
+				key = append(key, ',')
+			}
+			key = append(key, e.data[start:]...)
+		}
 	}
-	key := make(map[string]json.RawMessage, 2)
-	for _, k := range s.keyAttrs() {
-		key[k] = e.attrs[k]
-	}
-	var err error
-	if e.key, err = json.Marshal(key); err != nil {
-		return nil, fmt.Errorf("encode key: %w", err)
-	}
+	e.key = append(key, '}')
 	return e, nil
 }
 

@@ -67,7 +67,7 @@ func run() error {
 		defer pprof.StopCPUProfile()
 	}
 	limit := raiseFileLimit()
-	if need := uint64(min(slices.Max(append(sizes, 0)), *realMax)) + 1000; limit > 0 && limit < need {
+	if need := uint64(min(slices.Max(append(sizes, 0)), *realMax)) + 2500; limit > 0 && limit < need {
 		return fmt.Errorf("the open-file limit is %d, %d real connections need about %d: lower -real", limit, *realMax, need)
 	}
 
@@ -79,8 +79,10 @@ func run() error {
 	ctx := context.Background()
 	srv, err := localrun.Start(ctx, localrun.Options{
 		AssemblyDir: *assembly, StateDir: state, Logs: io.Discard, MaxInstances: 8,
-		// Every real receiver holds one of the gateway's TCP connections.
-		MaxConnections: *realMax + 500,
+		// Every real receiver holds one of the gateway's TCP connections;
+		// the rest is for the functions' @connections clients (each
+		// worker keeps MAX_IN_FLIGHT) and the round-trip clients.
+		MaxConnections: *realMax + 2000,
 	})
 	if err != nil {
 		return err

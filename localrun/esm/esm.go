@@ -1,7 +1,8 @@
 // Package esm emulates a Lambda event source mapping on an SQS queue of the
 // local run's in-process SQS server (localrun/sqs): pollers long-poll the
 // queue, hand batches to a function as an SQS event, and delete what the
-// function processed. It is not wired into the local run yet.
+// function processed. The local run (package localrun) starts one per
+// enabled AWS::Lambda::EventSourceMapping of its template.
 //
 // What it follows, from AWS's documentation (docs/fanout-research.md, Part
 // 1b, has the table; the row numbers below are its rows):

@@ -7,8 +7,8 @@
 // x-amzn-query-error header), so that the real client can be pointed at it
 // with BaseEndpoint. docs/fanout-research.md explains why this is not goaws.
 //
-// It is not wired into the local run yet, and there is no event source
-// mapping emulator yet: this package is the queue that one will poll, through
+// The local run (package localrun) serves it with the template's queues,
+// and its event source mappings (package localrun/esm) poll them through
 // the Go API (Server.Queue, Queue.Receive, Queue.Delete,
 // Queue.ChangeVisibility), which works on the same state as the HTTP API.
 //

@@ -188,6 +188,7 @@ WebSocket API running (stop with Ctrl-C)
   URL:       %s
   token:     %s   (subject alice, 12 h; another: go run wsapi/cmd/wslocal token %s--sub bob)
   DynamoDB:  %s
+  SQS:       %s
   chat page: %s (local run only, never deployed)
 
 Connect:
@@ -195,7 +196,7 @@ Connect:
 Then send:
   {"action":"sendmessage","message":"hello"}
 
-`, srv.URL, tok, tokenFlags(srv.URL, *state), srv.DynamoDB, pageURL(srv.URL), srv.URL, tok)
+`, srv.URL, tok, tokenFlags(srv.URL, *state), srv.DynamoDB, srv.SQS, pageURL(srv.URL), srv.URL, tok)
 	stopReport := reportMetrics(agg, *metricsInterval, stdout)
 
 	<-ctx.Done()

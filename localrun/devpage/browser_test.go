@@ -5,8 +5,11 @@ package devpage_test
 // localrun's end-to-end tests do), localrun.Start serves it on free
 // loopback ports, and testdata/chat.mjs (Node, with npm's playwright-core
 // driving Debian's chromium) chats as alice, bob and carol in three browser
-// contexts: a broadcast, a direct message, acks, error frames of invalid
-// input, a context that closes, a Disconnect and its close code. The script
+// contexts: a broadcast (its queued ack, its copies and its delivery
+// report, matched by message id), a direct message and its ack, error
+// frames of invalid input, a context that closes, a Disconnect and its
+// close code; alice's connection is routed so that every message and
+// delivery report reaches her page twice, which must show each once. The script
 // prints "ok - ..." per check and "PASS"; this test checks its exit status
 // and output, and keeps its screenshots in a temporary directory (printed
 // with -v; DEVPAGE_SCREENSHOTS=dir keeps them in dir instead).
@@ -129,6 +132,7 @@ func TestBrowserChat(t *testing.T) {
 		"ok - carol's invalid frames show error frames",
 		"ok - carol's context closed; alice's next broadcast reached bob only",
 		"ok - bob's Disconnect shows close code 1000",
+		"ok - alice's page dropped the ",
 		"ok - no console errors",
 		"\nPASS\n",
 	} {

@@ -7,7 +7,10 @@
 // ws://127.0.0.1:3001/<stage>?token=... as browsers must (they cannot set
 // headers on a WebSocket handshake), and shows the connection's state and
 // close codes, broadcasts and direct messages it receives, the acks of what
-// it sends, and error frames. It is plain HTML, CSS and JavaScript embedded
+// it sends (a broadcast's is queued, with its message id), the delivery
+// reports of its broadcasts (matched to the message by id), and error
+// frames; a message or report whose id it has seen is dropped (delivery
+// is at least once). It is plain HTML, CSS and JavaScript embedded
 // in the binary: there is no build step. Every text from the wire is
 // rendered with textContent; the page's Content-Security-Policy requires
 // Trusted Types, so an innerHTML assignment would throw.

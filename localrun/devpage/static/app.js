@@ -12,6 +12,35 @@ const connectBtn = $("connect"), disconnectBtn = $("disconnect"), sendBtn = $("s
 let ws = null;
 let me = "";
 
+// Delivery is at least once (README, "The message protocol"): a message
+// or a delivery report may come twice. The ids of recent frames, per type,
+// drop repeats; the count of dropped ones is on #log's data-duplicates.
+const SEEN_MAX = 1000;
+const seen = new Set();
+let duplicates = 0;
+
+function repeated(type, id) {
+  if (typeof id !== "string" || id === "") return false;
+  const key = type + " " + id;
+  if (seen.has(key)) {
+    duplicates++;
+    log.dataset.duplicates = String(duplicates);
+    return true;
+  }
+  seen.add(key);
+  if (seen.size > SEEN_MAX) seen.delete(seen.values().next().value); // the oldest
+  return false;
+}
+
+// What was sent, in order, waiting for its reply (an ack or an error): the
+// first waiting entry is taken as the one a reply answers. It is a hint for
+// the log (a raw frame to a route that never replies shifts it), the ids
+// are what count. An acked broadcast's entry is kept by id until its
+// delivery report.
+const awaitingReply = [];
+const broadcasts = new Map(); // id → the sent entry
+const shortID = (id) => String(id).slice(0, 8);
+
 // What RFC 6455 and API Gateway's close codes mean, for the log.
 const closeReasons = {
   1000: "normal closure",
@@ -70,16 +99,47 @@ function showFrame(data) {
   }
   switch (f.type) {
     case "message":
+      if (repeated("message", f.id)) return;
       entry("message", "message", String(f.from) + ": " + String(f.message),
-        { from: f.from, message: f.message, sentAt: f.sentAt }, f.sentAt);
+        { id: f.id, from: f.from, message: f.message, sentAt: f.sentAt }, f.sentAt);
       break;
     case "ack": {
+      const sent = awaitingReply.shift();
+      if (f.queued === true) {
+        // A broadcast: queued; its delivery report comes later.
+        entry("ack", "queued", "broadcast " + shortID(f.id) + " queued; delivery report to follow",
+          { queued: true, id: f.id });
+        if (sent) {
+          sent.dataset.id = String(f.id);
+          broadcasts.set(String(f.id), sent);
+          if (broadcasts.size > SEEN_MAX) broadcasts.delete(broadcasts.keys().next().value);
+        }
+        break;
+      }
       let text = "delivered " + f.delivered + ", stale " + f.stale;
       if (f.failed) text += ", failed " + f.failed;
-      entry("ack", "ack", text, { delivered: f.delivered, stale: f.stale, failed: f.failed || 0 });
+      if (f.id !== undefined) text += " (message " + shortID(f.id) + ")";
+      if (sent) sent.dataset.id = String(f.id);
+      entry("ack", "ack", text, { id: f.id, delivered: f.delivered, stale: f.stale, failed: f.failed || 0 });
+      break;
+    }
+    case "delivery": {
+      if (repeated("delivery", f.id)) return;
+      const counts = { delivered: f.delivered, stale: f.stale, failed: f.failed };
+      const sent = broadcasts.get(String(f.id));
+      broadcasts.delete(String(f.id));
+      let text = "broadcast " + shortID(f.id) + ": delivered " + f.delivered + ", stale " + f.stale + ", failed " + f.failed;
+      const data = { id: f.id, ...counts };
+      if (sent) {
+        text += " (" + JSON.stringify(sent.dataset.message || "") + ")";
+        data.message = sent.dataset.message || "";
+        Object.assign(sent.dataset, counts);
+      }
+      entry("delivery", "delivery", text, data);
       break;
     }
     case "error":
+      awaitingReply.shift();
       entry("error", "error", String(f.code) + ": " + String(f.message), { code: f.code });
       break;
     default:
@@ -139,6 +199,8 @@ async function connect(ev) {
   socket.onclose = (c) => {
     if (ws !== socket) return;
     ws = null;
+    // Replies to this connection's frames will not come any more.
+    awaitingReply.length = 0;
     const why = closeReasons[c.code] || "";
     setState("closed", String(c.code));
     entry("close", "closed", "code " + c.code + (why ? " " + why : "") + (c.reason ? ": " + c.reason : ""),
@@ -153,12 +215,12 @@ function send(ev) {
   const to = toIn.value.trim();
   if (rawIn.checked) {
     ws.send(text);
-    entry("sent", "sent raw", text, { raw: true });
+    awaitingReply.push(entry("sent", "sent raw", text, { raw: true }));
   } else {
     const frame = { action: "sendmessage", message: text };
     if (to) frame.to = to;
     ws.send(JSON.stringify(frame));
-    entry("sent", "sent", "→ " + (to || "everyone") + ": " + text, { to: to, message: text });
+    awaitingReply.push(entry("sent", "sent", "→ " + (to || "everyone") + ": " + text, { to: to, message: text }));
   }
   messageIn.value = "";
   messageIn.focus();

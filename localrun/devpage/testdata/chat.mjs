@@ -53,8 +53,34 @@ async function state(page) {
 const problems = [];
 let expectedFailedLoads = 0;
 
-async function open(browser, who) {
+// Frames of alice's connection the route below sent twice.
+let repeatsSent = 0;
+const isRepeatable = (data) => {
+  try {
+    const f = JSON.parse(String(data));
+    return f.type === "message" || f.type === "delivery";
+  } catch {
+    return false;
+  }
+};
+
+// open opens the page in a context of its own. With repeat, every message
+// and delivery report the server sends reaches the page twice, as at-least-
+// once delivery may (a route between the page and the real server).
+async function open(browser, who, { repeat = false } = {}) {
   const context = await browser.newContext({ viewport: { width: 900, height: 640 } });
+  if (repeat) {
+    await context.routeWebSocket(() => true, (ws) => {
+      const server = ws.connectToServer();
+      server.onMessage((m) => {
+        ws.send(m);
+        if (isRepeatable(m)) {
+          ws.send(m);
+          repeatsSent++;
+        }
+      });
+    });
+  }
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
   page.on("console", (m) => {
@@ -90,6 +116,23 @@ async function send(u, message, { to = "", raw = false } = {}) {
   return before;
 }
 
+const isID = (id) => /^[0-9a-f]{32}$/.test(id || "");
+
+// broadcast sends message to everyone from u, checks the queued ack and
+// returns the message id it names.
+async function broadcast(u, message, opts = {}) {
+  const before = await send(u, message, opts);
+  const ack = await waitEntry(u.page, u.who, "ack", () => true, `queued ack of ${JSON.stringify(message)}`, before.ack);
+  assert(ack.queued === "true" && isID(ack.id) && ack.delivered === undefined,
+    `${u.who}: ack ${JSON.stringify(ack)}, want queued with a message id`);
+  return ack.id;
+}
+
+// report waits for the delivery report of broadcast id on u's page.
+async function report(u, id) {
+  return waitEntry(u.page, u.who, "delivery", (e) => e.id === id, `delivery report of ${id}`);
+}
+
 async function shoot(u) {
   const file = path.join(shotDir, `${u.who}.png`);
   await u.page.screenshot({ path: file, fullPage: true });
@@ -105,7 +148,9 @@ const browser = await chromium.launch({
 let exitCode = 0;
 try {
   console.log(`chromium ${browser.version()}, page ${pageURL}`);
-  const alice = await open(browser, "alice");
+  // alice's connection gets every message and delivery report twice: her
+  // page must show each once.
+  const alice = await open(browser, "alice", { repeat: true });
 
   // The page's headers.
   const csp = alice.headers["content-security-policy"] || "";
@@ -129,28 +174,32 @@ try {
   for (const u of [alice, bob, carol]) await connect(u);
   ok("alice, bob and carol connected with tokens in the query string");
 
-  // A broadcast: seen by both others, acked to its sender. Its text is
-  // markup, which must arrive as text.
+  // A broadcast: queued with an id, seen by both others with that id, and
+  // reported to its sender. Its text is markup, which must arrive as text.
   const hello = `hello <img src=x onerror="document.title='pwned'"> & <b>everyone</b>`;
-  let before = await send(alice, hello);
+  let id = await broadcast(alice, hello);
   for (const u of [bob, carol]) {
-    const m = await waitEntry(u.page, u.who, "message", (e) => e.message === hello && e.from === "alice", "alice's broadcast");
-    assert(m.text === `alice: ${hello}`, `${u.who} shows ${JSON.stringify(m.text)}`);
+    const m = await waitEntry(u.page, u.who, "message", (e) => e.id === id, "alice's broadcast");
+    assert(m.message === hello && m.from === "alice" && m.text === `alice: ${hello}`, `${u.who} shows ${JSON.stringify(m)}`);
     assert((await u.page.$$("#log img, #log b")).length === 0, `${u.who}: markup from the wire became elements`);
     assert((await u.page.title()) !== "pwned", `${u.who}: script ran`);
   }
-  let ack = await waitEntry(alice.page, "alice", "ack", () => true, "ack of the broadcast", before.ack);
-  assert(ack.delivered === "2" && ack.stale === "0", `broadcast ack ${JSON.stringify(ack)}, want delivered 2 stale 0`);
-  ok("alice's broadcast reached bob and carol as text; alice's ack says delivered 2");
+  let rep = await report(alice, id);
+  assert(rep.delivered === "2" && rep.stale === "0" && rep.failed === "0" && rep.message === hello,
+    `delivery report ${JSON.stringify(rep)}, want delivered 2, stale 0, failed 0 for the hello`);
+  const sent = (await entries(alice.page, "sent")).find((e) => e.id === id);
+  assert(sent && sent.message === hello && sent.delivered === "2", `alice's sent entry ${JSON.stringify(sent)}, want the id and the counts`);
+  assert(!(await entries(alice.page, "message")).some((e) => e.id === id), "alice got her own message");
+  ok("alice's broadcast reached bob and carol as text; alice's ack says queued with its id, her delivery report delivered 2");
 
-  // A direct message: only its recipient sees it.
-  before = await send(bob, "psst, alice only", { to: "alice" });
-  await waitEntry(alice.page, "alice", "message", (e) => e.message === "psst, alice only" && e.from === "bob", "bob's direct message");
-  ack = await waitEntry(bob.page, "bob", "ack", () => true, "ack of the direct message", before.ack);
-  assert(ack.delivered === "1", `direct message ack ${JSON.stringify(ack)}, want delivered 1`);
+  // A direct message: only its recipient sees it; the ack has the counts.
+  let before = await send(bob, "psst, alice only", { to: "alice" });
+  let ack = await waitEntry(bob.page, "bob", "ack", () => true, "ack of the direct message", before.ack);
+  assert(ack.delivered === "1" && ack.queued === undefined && isID(ack.id), `direct message ack ${JSON.stringify(ack)}, want delivered 1 and an id`);
+  await waitEntry(alice.page, "alice", "message", (e) => e.id === ack.id && e.message === "psst, alice only" && e.from === "bob", "bob's direct message");
   await sleep(500);
   assert(!(await entries(carol.page, "message")).some((e) => e.message === "psst, alice only"), "carol saw bob's direct message");
-  assert((await entries(bob.page, "sent")).some((e) => e.to === "alice"), "bob's page does not show what it sent");
+  assert((await entries(bob.page, "sent")).some((e) => e.to === "alice" && e.id === ack.id), "bob's page does not show what it sent, with its id");
   ok("bob's direct message reached only alice; bob's ack says delivered 1");
 
   // Invalid input: the error frames are shown and the connection stays.
@@ -160,9 +209,9 @@ try {
   before = await send(carol, "   ");
   err = await waitEntry(carol.page, "carol", "error", () => true, "error frame of a blank message", before.error);
   assert(err.code === "empty_message", `error ${JSON.stringify(err)}`);
-  before = await send(carol, "hi", { to: " ", raw: false }); // a blank recipient is "everyone"
-  ack = await waitEntry(carol.page, "carol", "ack", () => true, "ack after the errors", before.ack);
-  assert(ack.delivered === "2", `ack ${JSON.stringify(ack)}`);
+  id = await broadcast(carol, "hi", { to: " " }); // a blank recipient is "everyone"
+  rep = await report(carol, id);
+  assert(rep.delivered === "2" && rep.failed === "0", `delivery report ${JSON.stringify(rep)}`);
   assert((await state(carol.page)).startsWith("open"), "carol's connection closed after errors");
   ok("carol's invalid frames show error frames (invalid_json, empty_message); the connection stays usable");
 
@@ -170,24 +219,37 @@ try {
 
   // carol's tab goes away: alice and bob keep chatting, delivered to fewer.
   await carol.context.close();
-  before = await send(alice, "carol left?");
-  await waitEntry(bob.page, "bob", "message", (e) => e.message === "carol left?", "the broadcast after carol left");
-  ack = await waitEntry(alice.page, "alice", "ack", () => true, "ack after carol left", before.ack);
-  assert(ack.delivered === "1", `ack ${JSON.stringify(ack)}, want delivered 1 (bob only)`);
-  ok(`carol's context closed; alice's next broadcast reached bob only (delivered ${ack.delivered}, stale ${ack.stale})`);
+  id = await broadcast(alice, "carol left?");
+  await waitEntry(bob.page, "bob", "message", (e) => e.id === id && e.message === "carol left?", "the broadcast after carol left");
+  rep = await report(alice, id);
+  assert(rep.delivered === "1" && rep.failed === "0", `delivery report ${JSON.stringify(rep)}, want delivered 1 (bob only)`);
+  ok(`carol's context closed; alice's next broadcast reached bob only (delivered ${rep.delivered}, stale ${rep.stale})`);
 
   // bob disconnects: the page shows the close code; then reconnects.
   await bob.page.click("#disconnect");
   await bob.page.waitForSelector('#state[data-state="closed"]');
   const closed = await waitEntry(bob.page, "bob", "close", () => true, "close entry");
   assert(closed.code === "1000" && (await state(bob.page)).includes("1000"), `close ${JSON.stringify(closed)}`);
-  before = await send(alice, "anyone?");
-  ack = await waitEntry(alice.page, "alice", "ack", () => true, "ack with nobody else", before.ack);
-  assert(ack.delivered === "0", `ack ${JSON.stringify(ack)}, want delivered 0`);
+  id = await broadcast(alice, "anyone?");
+  rep = await report(alice, id);
+  assert(rep.delivered === "0", `delivery report ${JSON.stringify(rep)}, want delivered 0`);
   await connect(bob);
   before = await send(alice, "welcome back", { to: "bob" });
   await waitEntry(bob.page, "bob", "message", (e) => e.message === "welcome back", "direct message after reconnecting");
   ok("bob's Disconnect shows close code 1000; reconnected, he gets alice's direct message");
+
+  // Every message and report reached alice's page twice; each shows once.
+  const deadline = Date.now() + TIMEOUT;
+  let dropped;
+  while ((dropped = await alice.page.$eval("#log", (e) => e.dataset.duplicates || "0")) !== String(repeatsSent) && Date.now() < deadline) {
+    await sleep(50);
+  }
+  assert(repeatsSent >= 4 && dropped === String(repeatsSent), `alice's page dropped ${dropped} repeated frames, the route sent ${repeatsSent}`);
+  for (const type of ["message", "delivery"]) {
+    const ids = (await entries(alice.page, type)).map((e) => e.id);
+    assert(ids.every(isID) && new Set(ids).size === ids.length, `alice's ${type} entries ${JSON.stringify(ids)}: an id missing or shown twice`);
+  }
+  ok(`alice's page dropped the ${repeatsSent} repeated messages and delivery reports by id`);
 
   await shoot(alice);
   await shoot(bob);

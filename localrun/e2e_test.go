@@ -339,17 +339,28 @@ func (c *client) quiet(d time.Duration) {
 // rows returns the connections table as connectionId → principalId.
 func rows(t *testing.T, s *Server) map[string]string {
 	t.Helper()
+	db := DynamoDBClient(s.DynamoDB)
+	// The connections table, keyed by connection id (beside the jobs table).
 	var table string
 	for _, name := range s.TableNames {
-		table = name
+		d, err := db.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ks := d.Table.KeySchema; len(ks) == 1 && aws.ToString(ks[0].AttributeName) == contract.AttrConnectionID {
+			table = name
+		}
 	}
-	out, err := DynamoDBClient(s.DynamoDB).Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(table)})
+	if table == "" {
+		t.Fatalf("no connections table among %v", s.TableNames)
+	}
+	out, err := db.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(table)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := map[string]string{}
 	for _, item := range out.Items {
-		id := item["connectionId"].(*types.AttributeValueMemberS).Value
+		id := item[contract.AttrConnectionID].(*types.AttributeValueMemberS).Value
 		m[id] = item["principalId"].(*types.AttributeValueMemberS).Value
 	}
 	return m

@@ -363,14 +363,21 @@ func TestMetricsReport(t *testing.T) {
 	reportMetrics(nil, 0, io.Discard)() // no aggregator: nothing to stop
 
 	const record = `[Message#1] {"_aws":{"Timestamp":1795917739728,"CloudWatchMetrics":[{"Namespace":"WebSocketApi","Dimensions":[["Function"]],"Metrics":[{"Name":"Recipients","Unit":"Count"},{"Name":"Delivered","Unit":"Count"},{"Name":"Stale","Unit":"Count"},{"Name":"PostFailed","Unit":"Count"}]}]},"Function":"message","Recipients":2,"Delivered":2,"Stale":0,"PostFailed":0}`
+	// A broadcast: the message function's record posts nothing, the
+	// fanout function's split and shard records do.
+	const (
+		queued = `[Message#1] {"_aws":{"Timestamp":1795917739730,"CloudWatchMetrics":[{"Namespace":"WebSocketApi","Dimensions":[["Function"]],"Metrics":[{"Name":"Recipients","Unit":"Count"},{"Name":"Delivered","Unit":"Count"},{"Name":"Stale","Unit":"Count"},{"Name":"PostFailed","Unit":"Count"}]}]},"Function":"message","Recipients":0,"Delivered":0,"Stale":0,"PostFailed":0}`
+		split  = `[Fanout#1] {"_aws":{"Timestamp":1795917739740,"CloudWatchMetrics":[{"Namespace":"WebSocketApi","Dimensions":[["Function"]],"Metrics":[{"Name":"JobShards","Unit":"Count"}]}]},"Function":"fanout","JobShards":1}`
+		shard  = `[Fanout#1] {"_aws":{"Timestamp":1795917739750,"CloudWatchMetrics":[{"Namespace":"WebSocketApi","Dimensions":[["Function"]],"Metrics":[{"Name":"Delivered","Unit":"Count"},{"Name":"Stale","Unit":"Count"},{"Name":"PostFailed","Unit":"Count"},{"Name":"PostThrottled","Unit":"Count"},{"Name":"ShardDuration","Unit":"Milliseconds"}]}]},"Function":"fanout","Delivered":2,"Stale":1,"PostFailed":0,"PostThrottled":3,"ShardDuration":4.5}`
+	)
 	logs, agg := metricsTap(&stderr, time.Hour, slog.LevelDebug)
 	var stdout bytes.Buffer
 	stop := reportMetrics(agg, time.Hour, &stdout)
-	for _, line := range []string{record, record, `[Message#1] {"_aws":7}`, "time=... level=INFO msg=connected"} {
+	for _, line := range []string{record, record, queued, split, shard, `[Message#1] {"_aws":7}`, "time=... level=INFO msg=connected"} {
 		fmt.Fprintln(logs, line)
 	}
 	stop()
-	if got := stdout.String(); !strings.Contains(got, ": messages 2 (recipients 4, delivered 4, stale 0, post failures 0)") ||
+	if got := stdout.String(); !strings.Contains(got, ": messages 3 (recipients 7, delivered 6, stale 1, post failures 0), fan-out jobs 1 (shards 1, shard runs 1, throttled posts 3)") ||
 		!strings.Contains(got, "malformed 1") || strings.Count(got, "\n") != 1 {
 		t.Errorf("stdout %q", got)
 	}

@@ -2,6 +2,7 @@ package ddbscan
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -198,6 +199,12 @@ func (h *Handler) batchWriteItem(ctx context.Context, in *minidyn.BatchWriteItem
 	defer h.writeMu.Unlock()
 	out, err := h.client.BatchWriteItem(ctx, routed)
 	if err != nil {
+		// minidyn stops at the failing request, the ones before it done.
+		for _, k := range keys {
+			if rerr := h.refresh(ctx, k.table, k.sh, k.key); rerr != nil {
+				return nil, errors.Join(err, rerr)
+			}
+		}
 		return nil, err
 	}
 	unprocessed := map[string][]minidyn.WriteRequest{}

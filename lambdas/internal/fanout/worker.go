@@ -242,7 +242,7 @@ func (w *Worker) ProcessShard(ctx context.Context, s Shard) (Result, error) {
 // ErrStopped with the checkpoint saved. The handler stops a shard that way
 // before the function's deadline, so that the page in flight completes
 // and is not sent twice.
-func (w *Worker) ProcessShardBefore(ctx context.Context, s Shard, stop time.Time) (Result, error) {
+func (w *Worker) ProcessShardBefore(ctx context.Context, s Shard, stop time.Time) (res Result, err error) {
 	if err := s.Validate(); err != nil {
 		return Result{}, err
 	}
@@ -252,11 +252,12 @@ func (w *Worker) ProcessShardBefore(ctx context.Context, s Shard, stop time.Time
 	if err != nil {
 		return Result{}, fmt.Errorf("load checkpoint of %s/%d: %w", s.ID, s.Segment, err)
 	}
-	res := Result{Resumed: found}
+	res = Result{Resumed: found}
 	if !found {
 		cp = Checkpoint{}
 	}
 	var throttled atomic.Int64
+	// res is the named result: every return reports the throttles.
 	defer func() { res.Throttled = int(throttled.Load()) }()
 	for !cp.Finished {
 		if err := ctx.Err(); err != nil {

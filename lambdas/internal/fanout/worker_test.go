@@ -7,12 +7,14 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"wsapi/contract"
+	"wsapi/internal/testutil"
 )
 
 const (
@@ -418,4 +420,91 @@ func set(ids []string) map[string]bool {
 		m[id] = true
 	}
 	return m
+}
+
+// gatedPoster holds every post until the test lets one through, and
+// records the most posts in flight at once.
+type gatedPoster struct {
+	mu       sync.Mutex
+	inFlight int
+	most     int
+	done     int
+	gate     chan struct{}
+}
+
+func (p *gatedPoster) Send(ctx context.Context, _ string, _ []byte) error {
+	p.mu.Lock()
+	p.inFlight++
+	p.most = max(p.most, p.inFlight)
+	p.mu.Unlock()
+	select {
+	case <-p.gate:
+	case <-ctx.Done():
+	}
+	p.mu.Lock()
+	p.inFlight--
+	p.done++
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *gatedPoster) state() (inFlight, most, done int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.inFlight, p.most, p.done
+}
+
+// TestMaxInFlightAcrossShards checks that MaxInFlight bounds the posts of
+// every shard the worker processes at once, not each shard's.
+func TestMaxInFlightAcrossShards(t *testing.T) {
+	pages := map[int][][]string{0: {{"a", "b", "c"}}, 1: {{"d", "e", "f"}}}
+	h := newHarness(t, pages, noLimit(Config{MaxInFlight: 2}))
+	p := &gatedPoster{gate: make(chan struct{})}
+	h.w.poster = p
+	errs := make(chan error, 2)
+	for seg := range 2 {
+		go func() {
+			_, err := h.w.ProcessShard(context.Background(), testShard(seg, 2))
+			errs <- err
+		}()
+	}
+	// Six posts, then the delivery report of the shard that ends last.
+	for i := range 7 {
+		testutil.Eventually(t, 10*time.Second, func() bool { n, _, _ := p.state(); return n > 0 }, "post %d never started", i+1)
+		p.gate <- struct{}{}
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, most, done := p.state(); most > 2 || done != 7 {
+		t.Errorf("%d posts done, at most %d in flight; want 7, at most 2", done, most)
+	}
+}
+
+func TestResultCountsThrottles(t *testing.T) {
+	h := newHarness(t, map[int][][]string{0: {{"a", "b"}}}, noLimit(Config{MaxAttempts: 2}))
+	h.poster.script = map[string][]error{"a": {ErrThrottled}, "b": {ErrThrottled, ErrThrottled}}
+	res, err := h.w.ProcessShard(context.Background(), testShard(0, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Counts{Delivered: 1, Failed: 1}
+	if res.Throttled != 3 || res.Posted != want || res.Counts != want {
+		t.Errorf("result %+v, want 3 throttled, posted and counts %+v", res, want)
+	}
+}
+
+func TestProcessShardBeforeStopsBetweenPages(t *testing.T) {
+	h := newHarness(t, map[int][][]string{0: {{"a"}, {"b"}}}, noLimit(Config{}))
+	// Past its stop time: not even a first page.
+	res, err := h.w.ProcessShardBefore(context.Background(), testShard(0, 2), h.clock.Now())
+	if !errors.Is(err, ErrStopped) || res.Pages != 0 || h.poster.total() != 0 {
+		t.Errorf("ProcessShardBefore(now) = %+v, %v after %d posts; want ErrStopped before any page", res, err, h.poster.total())
+	}
+	res, err = h.w.ProcessShardBefore(context.Background(), testShard(0, 2), h.clock.Now().Add(time.Hour))
+	if err != nil || res.Pages != 2 {
+		t.Errorf("ProcessShardBefore(in an hour) = %+v, %v; want both pages", res, err)
+	}
 }

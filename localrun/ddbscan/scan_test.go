@@ -185,6 +185,42 @@ func TestScanLimit(t *testing.T) {
 	if diff := cmp.Diff([]int{10, 10, 0}, pages); diff != "" {
 		t.Errorf("page sizes (-want +got):\n%s", diff)
 	}
+	t.Run("resume after a deleted LastEvaluatedKey", func(t *testing.T) {
+		// The fan-out deletes gone connections between pages, the page's
+		// last one included, and resumes from its checkpointed key.
+		seen := map[string]bool{}
+		in := &dynamodb.ScanInput{TableName: aws.String(table), Segment: aws.Int32(0), TotalSegments: aws.Int32(1), Limit: aws.Int32(3)}
+		deleted := map[string]bool{}
+		for {
+			out, err := c.Scan(context.Background(), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, it := range out.Items {
+				if seen[idOf(t, it)] {
+					t.Fatalf("%s twice", idOf(t, it))
+				}
+				seen[idOf(t, it)] = true
+			}
+			if len(out.LastEvaluatedKey) == 0 {
+				break
+			}
+			last := idOf(t, out.LastEvaluatedKey)
+			if _, err := c.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: out.LastEvaluatedKey}); err != nil {
+				t.Fatal(err)
+			}
+			deleted[last] = true
+			in.ExclusiveStartKey = out.LastEvaluatedKey
+		}
+		if len(seen) != 20 || len(deleted) < 5 {
+			t.Errorf("%d rows seen, want 20; %d deleted keys resumed from, want at least 5", len(seen), len(deleted))
+		}
+		for id := range deleted {
+			if _, err := c.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]types.AttributeValue{idKey: &types.AttributeValueMemberS{Value: id}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 	t.Run("count", func(t *testing.T) {
 		out, err := c.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(table), Select: types.SelectCount})
 		if err != nil {

@@ -133,7 +133,9 @@ func (j *Jobs) Save(ctx context.Context, jobID string, segment int, cp fanout.Ch
 // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.OperatorsAndFunctions.html).
 // A failed condition (ConditionalCheckFailedException: the segment was
 // added before) changes nothing, and Add returns the totals as they are.
-// The job's split (SetTotalShards) has created the set.
+// The job's split (SetTotalShards) has created the set, so the condition
+// never depends on what contains does with a missing attribute, which the
+// documentation does not say.
 func (j *Jobs) Add(ctx context.Context, jobID string, segment int, c fanout.Counts) (fanout.Totals, error) {
 	out, err := j.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(j.table),

@@ -17,9 +17,12 @@ var _ fanout.Poster = (*Poster)(nil)
 
 // Poster posts frames with the Management API's PostToConnection
 // (https://docs.aws.amazon.com/apigatewayv2/latest/api/apigatewaymanagementapi-connections-connectionid.html):
-// a 410 GoneException means the connection is gone, a 429
-// LimitExceededException that the post was throttled
-// (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-how-to-call-websocket-api-connections.html).
+// GoneException (410) is "The connection with the provided id no longer
+// exists", LimitExceededException (429) "The client is sending more than
+// the allowed number of requests per unit of time or the WebSocket client
+// side buffer is full"
+// (https://docs.aws.amazon.com/AWSJavaSDK/latest/javadoc/com/amazonaws/services/apigatewaymanagementapi/model/package-summary.html);
+// either way a later attempt may succeed, so the worker retries it.
 type Poster struct {
 	client reply.ConnectionPoster
 }

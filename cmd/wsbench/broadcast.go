@@ -24,9 +24,10 @@ type postLoad struct {
 	rate    float64 // 0: unlimited
 	burst   int
 	// autoRate sets rate, per size, to half of what the run before it
-	// delivered per second (at most half of what the workers may post
-	// together, at least 100/s): a limit the fan-out surely meets, so
-	// that the run shows its 429 retries.
+	// delivered per second, of what the workers may post together, and of
+	// what one worker can post under the latency (MAX_IN_FLIGHT calls per
+	// latency), whichever is least, and at least 100/s: a limit the
+	// fan-out surely meets, so that the run shows its 429 retries.
 	autoRate bool
 }
 
@@ -42,6 +43,8 @@ type broadcastSuite struct {
 	virtual int // virtual receivers registered
 	sender  *websocket.Conn
 	frames  chan []byte // what the sender receives
+	// maxInFlight is a worker's MAX_IN_FLIGHT (concurrent posts).
+	maxInFlight int
 }
 
 // runResult is one broadcast's figures.
@@ -64,8 +67,9 @@ type deliveryReport struct {
 }
 
 // runBroadcasts broadcasts to each size of receivers, once per load.
-func runBroadcasts(ctx context.Context, srv *localrun.Server, sizes []int, realMax int, loads []postLoad, workerSum float64) error {
-	s := &broadcastSuite{srv: srv, frames: make(chan []byte, 64)}
+func runBroadcasts(ctx context.Context, srv *localrun.Server, sizes []int, realMax int, loads []postLoad, w workerConfig) error {
+	workerSum := w.perWorker * float64(w.workers)
+	s := &broadcastSuite{srv: srv, frames: make(chan []byte, 64), maxInFlight: w.maxInFlight}
 	var err error
 	if s.table, err = connectionsTable(ctx, localrun.DynamoDBClient(srv.DynamoDB), srv.TableNames); err != nil {
 		return err
@@ -136,7 +140,9 @@ func runBroadcasts(ctx context.Context, srv *localrun.Server, sizes []int, realM
 		var prev *runResult
 		for _, l := range loads {
 			if l.autoRate {
-				l.rate = workerSum / 2
+				// One worker's most under the latency alone: a small
+				// broadcast may have a single segment.
+				l.rate = min(workerSum, float64(s.maxInFlight)/l.latency.Seconds()) / 2
 				if prev != nil {
 					l.rate = min(l.rate, prev.rate()/2)
 				}
@@ -321,14 +327,20 @@ func parseSizes(s string) ([]int, error) {
 	return sizes, nil
 }
 
+// workerConfig is the fanout workers' configuration in the template.
+type workerConfig struct {
+	perWorker   float64 // WORKER_POSTS_PER_SECOND
+	workers     int     // the mapping's MaximumConcurrency, 5 pollers when unset
+	maxInFlight int     // MAX_IN_FLIGHT
+}
+
 // workerRates reads, from the assembly, the fanout workers' configured
-// post rate and how many run at once (the event source mapping's
-// MaximumConcurrency, 5 pollers when unset): their product is the most
-// the fan-out asks of @connections.
-func workerRates(dir string) (perWorker float64, workers int, err error) {
+// post rate, how many run at once and how many posts each has in flight:
+// rate × workers is the most the fan-out asks of @connections.
+func workerRates(dir string) (workerConfig, error) {
 	asm, err := assembly.Load(dir)
 	if err != nil {
-		return 0, 0, fmt.Errorf("read the assembly: %w", err)
+		return workerConfig{}, fmt.Errorf("read the assembly: %w", err)
 	}
 	for _, m := range asm.EventSourceMappings {
 		fn, ok := asm.Functions[m.FunctionID]
@@ -339,15 +351,19 @@ func workerRates(dir string) (perWorker float64, workers int, err error) {
 		if !ok {
 			continue
 		}
-		rate, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return 0, 0, fmt.Errorf("%s %s=%q: %w", fn.ID, contract.EnvWorkerPostsPerSecond, v, err)
+		w := workerConfig{workers: m.MaximumConcurrency, maxInFlight: 16}
+		if w.perWorker, err = strconv.ParseFloat(v, 64); err != nil {
+			return w, fmt.Errorf("%s %s=%q: %w", fn.ID, contract.EnvWorkerPostsPerSecond, v, err)
 		}
-		workers := m.MaximumConcurrency
-		if workers == 0 {
-			workers = 5
+		if w.workers == 0 {
+			w.workers = 5
 		}
-		return rate, workers, nil
+		if v, ok := fn.Environment[contract.EnvMaxInFlight].(string); ok {
+			if w.maxInFlight, err = strconv.Atoi(v); err != nil || w.maxInFlight < 1 {
+				return w, fmt.Errorf("%s %s=%q: not a positive whole number", fn.ID, contract.EnvMaxInFlight, v)
+			}
+		}
+		return w, nil
 	}
-	return 0, 0, fmt.Errorf("no event source mapping invokes a function with %s in %s", contract.EnvWorkerPostsPerSecond, dir)
+	return workerConfig{}, fmt.Errorf("no event source mapping invokes a function with %s in %s", contract.EnvWorkerPostsPerSecond, dir)
 }

@@ -106,13 +106,13 @@ func run() error {
 		loaded.name = loaded.latency.String() + "+429"
 	}
 	loaded.burst = max(1, int(loaded.rate/10))
-	perWorker, workers, err := workerRates(*assembly)
+	w, err := workerRates(*assembly)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\nfan-out workers: %d at most (MaximumConcurrency), %.0f posts/s each, %.0f/s together\n",
-		workers, perWorker, perWorker*float64(workers))
-	return runBroadcasts(ctx, srv, sizes, *realMax, []postLoad{{name: "none"}, loaded}, perWorker*float64(workers))
+	fmt.Printf("\nfan-out workers: %d at most (MaximumConcurrency), %.0f posts/s each, %.0f/s together, %d posts in flight each\n",
+		w.workers, w.perWorker, w.perWorker*float64(w.workers), w.maxInFlight)
+	return runBroadcasts(ctx, srv, sizes, *realMax, []postLoad{{name: "none"}, loaded}, w)
 }
 
 // roundTripRuns compares the local run's round trip with the echo server's.

@@ -78,6 +78,18 @@ func keyNames(ks []ddbtypes.KeySchemaElement) (hash, rangeKey string) {
 	return hash, rangeKey
 }
 
+// checkIndex refuses an index the table does not have (minidyn would
+// panic on it).
+func (s *schema) checkIndex(name *string) error {
+	if name == nil {
+		return nil
+	}
+	if _, ok := s.indexes[*name]; !ok {
+		return errValidation("The table does not have the specified index: " + *name)
+	}
+	return nil
+}
+
 // keyAttrs are the attribute names of the table's primary key.
 func (s *schema) keyAttrs() []string {
 	if s.rangeKey == "" {

@@ -20,6 +20,9 @@ func (h *Handler) query(ctx context.Context, in *minidyn.QueryInput) (any, error
 	if err != nil {
 		return nil, err
 	}
+	if err := sh.schema.checkIndex(in.IndexName); err != nil {
+		return nil, err
+	}
 	candidates := h.queryShards(sh.schema, in)
 	if in.ScanIndexForward != nil && !*in.ScanIndexForward {
 		slices.Reverse(candidates)

@@ -77,6 +77,9 @@ func (h *Handler) scan(ctx context.Context, in *minidyn.ScanInput) (any, error) 
 	if err != nil {
 		return nil, err
 	}
+	if err := sh.schema.checkIndex(in.IndexName); err != nil {
+		return nil, err
+	}
 	lo, hi, err := segmentRange(in)
 	if err != nil {
 		return nil, err

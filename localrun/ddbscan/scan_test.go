@@ -135,6 +135,7 @@ func TestScanValidation(t *testing.T) {
 		{name: "Limit 0", in: dynamodb.ScanInput{Limit: aws.Int32(0)}, want: "at 'limit'"},
 		{name: "ExclusiveStartKey of another segment", in: dynamodb.ScanInput{Segment: aws.Int32(1), TotalSegments: aws.Int32(4), ExclusiveStartKey: other()}, want: "correct Segment"},
 		{name: "ExclusiveStartKey not a key", in: dynamodb.ScanInput{ExclusiveStartKey: map[string]types.AttributeValue{"nope": &types.AttributeValueMemberS{Value: "x"}}}, want: "starting key is invalid"},
+		{name: "unknown index", in: dynamodb.ScanInput{IndexName: aws.String("nope")}, want: "does not have the specified index"},
 		{name: "unused expression attribute name (minidyn's check)", in: dynamodb.ScanInput{ProjectionExpression: aws.String(idKey), ExpressionAttributeNames: map[string]string{"#x": "y"}}, want: "unused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -107,7 +107,7 @@ func runBroadcasts(ctx context.Context, srv *localrun.Server, sizes []int, realM
 		contract.ActionSendMessage, realMax)
 	for _, l := range loads {
 		if l.autoRate {
-			fmt.Printf("  load %-9s %v per @connections call, 429 LimitExceededException past half the deliveries/s of the run before it (set per size)\n", l.name, l.latency)
+			fmt.Printf("  load %-9s %v per @connections call, 429 LimitExceededException past a limit set per size, below what the unloaded run delivered and one worker can post\n", l.name, l.latency)
 			continue
 		}
 		fmt.Printf("  load %-9s %s\n", l.name, describeLoad(l))

@@ -111,6 +111,24 @@ func TestPropsFromContext(t *testing.T) {
 		{name: "zone id without name", context: map[string]string{
 			"domainName": "chat.example.com", "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc", "hostedZoneId": "Z0123456789ABCDEFGHIJ",
 		}, wantErr: "HostedZoneID and HostedZoneName"},
+		{name: "fan-out", context: map[string]string{
+			"fanOutSegments": "8", "connectionsPerSegment": "2000", "maxSegments": "500", "workerBatchSize": "5",
+			"workerMaxConcurrency": "50", "postsPerSecond": "2500.5", "workerTimeout": "2m", "maxReceiveCount": "3",
+			"jobTtl": "6h", "fanOutPageSize": "250", "workerMemoryMb": "1024",
+		}, check: func(t *testing.T, p WebSocketStackProps) {
+			want := WebSocketStackProps{WebSocketAPIProps: websocketapi.WebSocketAPIProps{FanOutProps: websocketapi.FanOutProps{
+				FanOutSegments: 8, ConnectionsPerSegment: 2000, MaxSegments: 500, WorkerBatchSize: 5,
+				WorkerMaxConcurrency: 50, PostsPerSecond: 2500.5, WorkerTimeout: 2 * time.Minute, MaxReceiveCount: 3,
+				JobTTL: 6 * time.Hour, FanOutPageSize: 250, WorkerMemoryMB: 1024,
+			}}}
+			if !reflect.DeepEqual(p, want) {
+				t.Errorf("got  %+v\nwant %+v", p, want)
+			}
+		}},
+		{name: "fan-out timeout not a duration", context: map[string]string{"workerTimeout": "60"}, wantErr: "workerTimeout"},
+		{name: "fan-out values parsed and checked together", context: map[string]string{
+			"workerMaxConcurrency": "1", "workerBatchSize": "many", "jobTtl": "1m",
+		}, wantErr: "workerBatchSize=\"many\": not a whole number\nWorkerMaxConcurrency 1"},
 		{name: "unknown removal policy", context: map[string]string{"removalPolicy": "keep"}, wantErr: "removalPolicy"},
 		{name: "parsed but invalid", context: map[string]string{"stageName": "a/b"}, wantErr: "StageName"},
 		{name: "unparsable and invalid together", context: map[string]string{"stageName": "a b", "maxInFlight": "x"}, wantErr: "StageName"},

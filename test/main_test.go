@@ -84,7 +84,8 @@ func defaultStack(t *testing.T) *synthesized {
 }
 
 // externalProps point at an external OIDC issuer, read the token from a
-// header and reuse an existing API Gateway logging role.
+// header, reuse an existing API Gateway logging role, and set every
+// fan-out prop.
 var externalProps = stacks.WebSocketStackProps{WebSocketAPIProps: websocketapi.WebSocketAPIProps{
 	StageName:                      "live",
 	IdentitySource:                 "route.request.header.Authorization",
@@ -95,6 +96,19 @@ var externalProps = stacks.WebSocketStackProps{WebSocketAPIProps: websocketapi.W
 	APIGatewayCloudWatchRoleExists: true,
 	LambdaArchitecture:             "x86_64",
 	RemovalPolicy:                  awscdk.RemovalPolicy_DESTROY,
+	FanOutProps: websocketapi.FanOutProps{
+		FanOutSegments:        8,
+		ConnectionsPerSegment: 2000,
+		MaxSegments:           500,
+		WorkerBatchSize:       5,
+		WorkerMaxConcurrency:  40,
+		PostsPerSecond:        2500,
+		WorkerTimeout:         2 * time.Minute,
+		MaxReceiveCount:       3,
+		JobTTL:                6 * time.Hour,
+		FanOutPageSize:        250,
+		WorkerMemoryMB:        1024,
+	},
 }}
 
 func externalStack(t *testing.T) *synthesized {

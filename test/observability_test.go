@@ -105,7 +105,7 @@ func wantAlarms(s *synthesized, t *testing.T, durationPercent float64, postFaile
 	for _, f := range []struct {
 		id      string
 		timeout float64
-	}{{"Authorizer", 10}, {"Connect", 10}, {"Disconnect", 10}, {"Message", 25}} {
+	}{{"Authorizer", 10}, {"Connect", 10}, {"Disconnect", 10}, {"Message", 25}, {"Fanout", 60}} {
 		fnID, _ := s.resource(t, "AWS::Lambda::Function", f.id+"Function")
 		errors := lambdaAlarm(fnID, "Errors", "Sum", 1, 1)
 		if f.id == "Authorizer" {
@@ -120,10 +120,23 @@ func wantAlarms(s *synthesized, t *testing.T, durationPercent float64, postFaile
 	if postFailed == nil {
 		postFailed = emfAlarm(ns, "PostFailed", "message", 5, 1, 300)
 	}
+	// The same PostFailed setting watches the fanout function's posts.
+	fanoutPostFailed := maps.Clone(postFailed)
+	fanoutPostFailed["Dimensions"] = []any{map[string]any{"Name": "Function", "Value": "fanout"}}
+	dlqID, _ := s.resource(t, "AWS::SQS::Queue", "FanOutDeadLetterQueue")
 	return append(want,
 		alarmWant{"TableThrottles", tableAlarm(tableID, "ThrottledRequests", "throttled")},
 		alarmWant{"TableSystemErrors", tableAlarm(tableID, "SystemErrors", "errors")},
 		alarmWant{"MessagePostFailed", postFailed},
+		alarmWant{"FanoutPostFailed", fanoutPostFailed},
+		// Any message in the dead-letter queue: a broadcast missed some
+		// connections.
+		alarmWant{"FanOutDeadLetters", map[string]any{
+			"Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
+			"Dimensions": []any{map[string]any{"Name": "QueueName", "Value": getAtt(dlqID, "QueueName")}},
+			"Statistic":  "Maximum", "Period": 300, "Threshold": 1, "EvaluationPeriods": 1,
+			"ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
+		}},
 		alarmWant{"AuthorizerRefusals", emfAlarm(ns, "AuthRefused", "authorizer", 50, 1, 300)},
 	)
 }
@@ -287,12 +300,24 @@ func TestDashboard(t *testing.T) {
 		},
 	}
 	var errorsAndThrottles, durations []string
-	for _, f := range []string{"Authorizer", "Connect", "Disconnect", "Message"} {
+	for _, f := range []string{"Authorizer", "Connect", "Disconnect", "Message", "Fanout"} {
 		errorsAndThrottles = append(errorsAndThrottles, "AWS/Lambda Errors FunctionName="+fnRef(s, t, f)+" Sum")
 		durations = append(durations, "AWS/Lambda Duration FunctionName="+fnRef(s, t, f)+" p99")
 	}
-	for _, f := range []string{"Authorizer", "Connect", "Disconnect", "Message"} {
+	for _, f := range []string{"Authorizer", "Connect", "Disconnect", "Message", "Fanout"} {
 		errorsAndThrottles = append(errorsAndThrottles, "AWS/Lambda Throttles FunctionName="+fnRef(s, t, f)+" Sum")
+	}
+	queueID, _ := s.resource(t, "AWS::SQS::Queue", "FanOutQueue")
+	dlqID, _ := s.resource(t, "AWS::SQS::Queue", "FanOutDeadLetterQueue")
+	queueName := func(id string) string { return strings.ReplaceAll(asJSON(getAtt(id, "QueueName")), `"`, `'`) }
+	want["Broadcasts (fanout function)"] = []string{
+		ns + " Delivered Function=fanout Sum", ns + " Stale Function=fanout Sum", ns + " PostFailed Function=fanout Sum",
+		ns + " PostThrottled Function=fanout Sum", ns + " JobShards Function=fanout Sum",
+	}
+	want["Fan-out queue"] = []string{
+		"AWS/SQS ApproximateNumberOfMessagesVisible QueueName=" + queueName(queueID) + " Maximum",
+		"AWS/SQS ApproximateAgeOfOldestMessage QueueName=" + queueName(queueID) + " Maximum",
+		"AWS/SQS ApproximateNumberOfMessagesVisible QueueName=" + queueName(dlqID) + " Maximum",
 	}
 	want["Function errors and throttles"] = errorsAndThrottles
 	want["Function duration p99 (ms)"] = durations
@@ -305,8 +330,8 @@ func TestDashboard(t *testing.T) {
 		metrics, _ := p["metrics"].([]any)
 		switch title {
 		case "Alarms":
-			if n := len(p["alarms"].([]any)); n != 19 {
-				t.Errorf("alarm status widget shows %d alarms, want 19", n)
+			if n := len(p["alarms"].([]any)); n != 24 {
+				t.Errorf("alarm status widget shows %d alarms, want 24", n)
 			}
 		case "DynamoDB (connections table)":
 			text := asJSON(metrics)
@@ -326,7 +351,8 @@ func TestDashboard(t *testing.T) {
 	equalJSON(t, "widgets", titles, []string{
 		"Connections opened and closed", "Messages", "API errors", "Authorizer decisions",
 		"Function errors and throttles", "Function duration p99 (ms)",
-		"Latency (ms): messages and connects", "DynamoDB (connections table)", "Alarms",
+		"Latency (ms): messages and connects", "DynamoDB (connections table)",
+		"Broadcasts (fanout function)", "Fan-out queue", "Alarms",
 	})
 }
 
@@ -356,8 +382,8 @@ func TestLibraryAlarms(t *testing.T) {
 	s := libraryStack(t)
 	topicID, _ := s.resource(t, "AWS::SNS::Topic", "PlatformAlarms")
 	alarms := s.resources("AWS::CloudWatch::Alarm")
-	if len(alarms) != 19 {
-		t.Errorf("%d alarms, want 19", len(alarms))
+	if len(alarms) != 24 {
+		t.Errorf("%d alarms, want 24", len(alarms))
 	}
 	for id, a := range alarms {
 		equalJSON(t, id+" actions", props(a)["AlarmActions"], []any{ref(topicID)})
@@ -367,8 +393,8 @@ func TestLibraryAlarms(t *testing.T) {
 	_, fn := s.resource(t, "AWS::Lambda::Function", "ChatMessageFunction")
 	equalJSON(t, "function namespace", props(fn)["Environment"].(map[string]any)["Variables"].(map[string]any)["METRICS_NAMESPACE"],
 		sub("wsapi/${AWS::StackName}/Chat", nil))
-	if n := len(libraryAPI.Alarms()); n != 19 {
-		t.Errorf("Alarms() has %d, want 19", n)
+	if n := len(libraryAPI.Alarms()); n != 24 {
+		t.Errorf("Alarms() has %d, want 24", n)
 	}
 	if libraryAPI.Alarms()["MessagePostFailed"] == nil || libraryAPI.AlarmTopic() == nil || libraryAPI.Dashboard() == nil {
 		t.Error("Alarms()[MessagePostFailed], AlarmTopic() or Dashboard() is nil")

@@ -12,8 +12,8 @@ import (
 
 func TestTable(t *testing.T) {
 	s := defaultStack(t)
-	cdkAssert(t, "one table", func() {
-		s.template.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(1))
+	cdkAssert(t, "two tables: connections and jobs", func() {
+		s.template.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(2))
 	})
 	_, table := s.resource(t, "AWS::DynamoDB::Table", "Connections")
 	equalJSON(t, "table", props(table), map[string]any{
@@ -57,6 +57,9 @@ var xrayStatement = map[string]any{
 
 func functionSpecs(s *synthesized, t *testing.T) []functionSpec {
 	tableID, _ := s.resource(t, "AWS::DynamoDB::Table", "Connections")
+	jobsID, _ := s.resource(t, "AWS::DynamoDB::Table", "Jobs")
+	queueID, _ := s.resource(t, "AWS::SQS::Queue", "FanOutQueue")
+	queue := getAtt(queueID, "Arn")
 	poolID, _ := s.resource(t, "AWS::Cognito::UserPool", "UserPool")
 	clientID, _ := s.resource(t, "AWS::Cognito::UserPoolClient", "UserPoolCliClient")
 	issuer := join("https://", getAtt(poolID, "ProviderURL"))
@@ -103,12 +106,47 @@ func functionSpecs(s *synthesized, t *testing.T) []functionSpec {
 				"CONNECTIONS_ENDPOINT": stageURL("https", "prod"),
 				"MAX_MESSAGE_BYTES":    "32768",
 				"MAX_IN_FLIGHT":        "16",
+				"FANOUT_QUEUE_URL":     ref(queueID),
 				"METRICS_NAMESPACE":    metricsNamespace,
+			},
+			// Broadcasts go to the queue: no Scan any more. Direct
+			// messages query the principal's connections.
+			statements: []any{
+				xrayStatement,
+				map[string]any{"Action": "dynamodb:DeleteItem", "Effect": "Allow", "Resource": table},
+				map[string]any{"Action": "dynamodb:Query", "Effect": "Allow", "Resource": sub("${Table}/index/byPrincipal", map[string]any{"Table": table})},
+				map[string]any{"Action": "execute-api:ManageConnections", "Effect": "Allow", "Resource": executeAPIARN("prod/POST/@connections/*")},
+				map[string]any{"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": queue},
+			},
+			traced: true,
+		},
+		{
+			name: "FanoutFunction", memory: 512, timeout: 60,
+			env: map[string]any{
+				"TABLE_NAME":              ref(tableID),
+				"JOBS_TABLE_NAME":         ref(jobsID),
+				"CONNECTIONS_ENDPOINT":    stageURL("https", "prod"),
+				"FANOUT_QUEUE_URL":        ref(queueID),
+				"FANOUT_SEGMENTS":         "0",
+				"CONNECTIONS_PER_SEGMENT": "5000",
+				"MAX_SEGMENTS":            "100",
+				"WORKER_POSTS_PER_SECOND": "100",
+				"WORKER_POST_BURST":       "100",
+				"MAX_IN_FLIGHT":           "16",
+				"JOB_TTL_SECONDS":         "86400",
+				"FANOUT_PAGE_SIZE":        "1000",
+				"METRICS_NAMESPACE":       metricsNamespace,
 			},
 			statements: []any{
 				xrayStatement,
-				map[string]any{"Action": []any{"dynamodb:DeleteItem", "dynamodb:Scan"}, "Effect": "Allow", "Resource": table},
-				map[string]any{"Action": "dynamodb:Query", "Effect": "Allow", "Resource": sub("${Table}/index/byPrincipal", map[string]any{"Table": table})},
+				// The segment scan, gone rows, and ItemCount for the split:
+				// on the table, not its index.
+				map[string]any{"Action": []any{"dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:Scan"}, "Effect": "Allow", "Resource": table},
+				map[string]any{"Action": []any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, "Effect": "Allow", "Resource": getAtt(jobsID, "Arn")},
+				// Its own SendMessage(Batch) and ChangeMessageVisibility, and
+				// what the event source mapping calls with the role.
+				map[string]any{"Action": []any{"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:SendMessage"},
+					"Effect": "Allow", "Resource": queue},
 				map[string]any{"Action": "execute-api:ManageConnections", "Effect": "Allow", "Resource": executeAPIARN("prod/POST/@connections/*")},
 			},
 			traced: true,
@@ -132,8 +170,8 @@ func functionSpecs(s *synthesized, t *testing.T) []functionSpec {
 
 func TestFunctions(t *testing.T) {
 	s := defaultStack(t)
-	cdkAssert(t, "five functions", func() {
-		s.template.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(5))
+	cdkAssert(t, "six functions", func() {
+		s.template.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(6))
 	})
 	for _, spec := range functionSpecs(s, t) {
 		t.Run(spec.name, func(t *testing.T) {

@@ -108,6 +108,22 @@ func (b *builder) addDashboard() {
 					b.tableMetric("SystemErrors", "errors", p),
 				}, nil),
 		},
+		{
+			graph("Broadcasts (fanout function)",
+				[]awscloudwatch.IMetric{
+					emf(contract.MetricDelivered, contract.FunctionFanOut),
+					emf(contract.MetricStale, contract.FunctionFanOut),
+					emf(contract.MetricPostFailed, contract.FunctionFanOut),
+					emf(contract.MetricPostThrottled, contract.FunctionFanOut),
+					emf(contract.MetricJobShards, contract.FunctionFanOut),
+				}, nil),
+			graph("Fan-out queue",
+				[]awscloudwatch.IMetric{
+					labelled(b.fanOut.queue.MetricApproximateNumberOfMessagesVisible(opts("Maximum")), "waiting jobs and shards"),
+					labelled(b.fanOut.queue.MetricApproximateAgeOfOldestMessage(opts("Maximum")), "oldest message age (s)"),
+					labelled(b.fanOut.deadLetter.MetricApproximateNumberOfMessagesVisible(opts("Maximum")), "dead letters"),
+				}, nil),
+		},
 	}
 	if len(b.obs.order) > 0 {
 		alarms := make([]interfacesawscloudwatch.IAlarmRef, 0, len(b.obs.order))

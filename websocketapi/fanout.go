@@ -180,7 +180,7 @@ func (f FanOutProps) validate(bad func(string, ...any)) {
 	if f.MaxReceiveCount < 1 || f.MaxReceiveCount > 1000 {
 		bad("MaxReceiveCount %d: want 1 to 1000", f.MaxReceiveCount)
 	}
-	if retries := f.visibilityTimeout() * time.Duration(max(f.MaxReceiveCount, 1)); f.JobTTL < retries || f.JobTTL > 365*24*time.Hour {
+	if retries := f.visibilityTimeout() * time.Duration(max(f.MaxReceiveCount, 1)); f.JobTTL <= 0 || f.JobTTL < retries || f.JobTTL > 365*24*time.Hour {
 		bad("JobTTL %s: want from %s (MaxReceiveCount times the queue's visibility timeout, so checkpoints outlive retries) to 365 days", f.JobTTL, retries)
 	}
 	if f.FanOutPageSize < 1 || f.FanOutPageSize > 10000 {

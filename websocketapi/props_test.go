@@ -1,6 +1,7 @@
 package websocketapi
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +52,34 @@ func TestValidate(t *testing.T) {
 		{name: "period of seconds", props: WebSocketAPIProps{Alarms: AlarmSettings{AuthRefused: AlarmSetting{Period: 30 * time.Second}}}, wantErr: []string{"Alarms.AuthRefused.Period"}},
 		{name: "more than a day", props: WebSocketAPIProps{Alarms: AlarmSettings{TableThrottles: AlarmSetting{Period: time.Hour, EvaluationPeriods: 25}}}, wantErr: []string{"Alarms.TableThrottles.EvaluationPeriods"}},
 		{name: "negative periods", props: WebSocketAPIProps{Alarms: AlarmSettings{TableThrottles: AlarmSetting{EvaluationPeriods: -1}}}, wantErr: []string{"Alarms.TableThrottles.EvaluationPeriods"}},
+		{name: "fan-out settings", props: WebSocketAPIProps{FanOutProps: FanOutProps{
+			FanOutSegments: 8, ConnectionsPerSegment: 2000, MaxSegments: MaxScanSegments, WorkerBatchSize: 10,
+			WorkerMaxConcurrency: 1000, PostsPerSecond: 0.5, WorkerTimeout: 15 * time.Minute, MaxReceiveCount: 1000,
+			JobTTL: 365 * 24 * time.Hour, FanOutPageSize: 10000, WorkerMemoryMB: 10240,
+		}}},
+		{name: "fan-out minimums", props: WebSocketAPIProps{FanOutProps: FanOutProps{
+			MaxSegments: 1, WorkerMaxConcurrency: 2, WorkerTimeout: time.Second, MaxReceiveCount: 1,
+			JobTTL: 6 * time.Second, FanOutPageSize: 1, WorkerMemoryMB: 128, ConnectionsPerSegment: 1,
+		}}},
+		{name: "fan-out concurrency below the mapping's minimum", props: WebSocketAPIProps{FanOutProps: FanOutProps{WorkerMaxConcurrency: 1}}, wantErr: []string{"WorkerMaxConcurrency 1"}},
+		{name: "fan-out batch over ten", props: WebSocketAPIProps{FanOutProps: FanOutProps{WorkerBatchSize: 11}}, wantErr: []string{"WorkerBatchSize 11"}},
+		{name: "fan-out timeout over Lambda's", props: WebSocketAPIProps{FanOutProps: FanOutProps{WorkerTimeout: 16 * time.Minute}}, wantErr: []string{"WorkerTimeout"}},
+		{name: "fan-out timeout not whole seconds", props: WebSocketAPIProps{FanOutProps: FanOutProps{WorkerTimeout: 1500 * time.Millisecond}}, wantErr: []string{"WorkerTimeout"}},
+		{name: "fan-out TTL shorter than the retries", props: WebSocketAPIProps{FanOutProps: FanOutProps{JobTTL: 29 * time.Minute}}, wantErr: []string{"JobTTL 29m0s: want from 30m0s"}},
+		{name: "fan-out NaN rate", props: WebSocketAPIProps{FanOutProps: FanOutProps{PostsPerSecond: math.NaN()}}, wantErr: []string{"PostsPerSecond"}},
+		{name: "fan-out infinite rate", props: WebSocketAPIProps{FanOutProps: FanOutProps{PostsPerSecond: math.Inf(1)}}, wantErr: []string{"PostsPerSecond"}},
+		{name: "fan-out segments over DynamoDB's", props: WebSocketAPIProps{FanOutProps: FanOutProps{MaxSegments: MaxScanSegments + 1}}, wantErr: []string{"MaxSegments 1000001"}},
+		{
+			name: "every fan-out problem at once",
+			props: WebSocketAPIProps{FanOutProps: FanOutProps{
+				FanOutSegments: -1, ConnectionsPerSegment: -1, MaxSegments: -1, WorkerBatchSize: -1, WorkerMaxConcurrency: 1001,
+				PostsPerSecond: -5, WorkerTimeout: -time.Second, MaxReceiveCount: 1001, JobTTL: -time.Hour,
+				FanOutPageSize: 10001, WorkerMemoryMB: 64,
+			}},
+			wantErr: []string{"FanOutSegments -1", "ConnectionsPerSegment -1", "MaxSegments -1", "WorkerBatchSize -1",
+				"WorkerMaxConcurrency 1001", "PostsPerSecond -5", "WorkerTimeout -1s", "MaxReceiveCount 1001", "JobTTL -1h0m0s",
+				"FanOutPageSize 10001", "WorkerMemoryMB 64"},
+		},
 		{
 			name:    "every problem at once",
 			props:   WebSocketAPIProps{StageName: "a b", LambdaArchitecture: "mips", MaxInFlight: -3},
@@ -87,7 +116,7 @@ func TestAlarmSettingsDefaults(t *testing.T) {
 	}
 	// Every kind has a complete default and is reachable by name.
 	names := AlarmSettingNames()
-	if len(names) != 10 {
+	if len(names) != 11 {
 		t.Errorf("%d alarm kinds: %v", len(names), names)
 	}
 	defaults := DefaultAlarmSettings
@@ -99,5 +128,35 @@ func TestAlarmSettingsDefaults(t *testing.T) {
 	}
 	if defaults.Setting("postfailed") != &defaults.PostFailed || defaults.Setting("Latency") != nil {
 		t.Error("Setting does not find kinds by name, case-insensitively, or finds one that is not")
+	}
+}
+
+func TestFanOutDefaultsAndWorkerRate(t *testing.T) {
+	got := WebSocketAPIProps{}.WithDefaults().FanOutProps
+	want := FanOutProps{
+		ConnectionsPerSegment: 5000, MaxSegments: 100, WorkerBatchSize: 1, WorkerMaxConcurrency: 10,
+		PostsPerSecond: 1000, WorkerTimeout: time.Minute, MaxReceiveCount: 5, JobTTL: 24 * time.Hour,
+		FanOutPageSize: 1000, WorkerMemoryMB: 512,
+	}
+	if got != want {
+		t.Errorf("defaults:\n got %+v\nwant %+v", got, want)
+	}
+	if v := got.visibilityTimeout(); v != 6*time.Minute {
+		t.Errorf("visibility timeout %s, want 6m (six times the worker timeout)", v)
+	}
+	cases := []struct {
+		props FanOutProps
+		rate  float64
+		burst int
+	}{
+		{FanOutProps{}, 100, 100},
+		{FanOutProps{PostsPerSecond: 2500, WorkerMaxConcurrency: 50}, 50, 50},
+		{FanOutProps{PostsPerSecond: 10, WorkerMaxConcurrency: 4}, 2.5, 3},
+		{FanOutProps{PostsPerSecond: 1, WorkerMaxConcurrency: 1000}, 0.001, 1},
+	}
+	for _, c := range cases {
+		if rate, burst := c.props.WorkerPostsPerSecond(), c.props.WorkerPostBurst(); rate != c.rate || burst != c.burst {
+			t.Errorf("%+v: rate %v burst %d, want %v and %d", c.props, rate, burst, c.rate, c.burst)
+		}
 	}
 }

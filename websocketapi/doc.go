@@ -31,6 +31,20 @@
 // template that does not parse or is over API Gateway's 300 KB) is reported
 // at once.
 //
+// # Broadcasts
+//
+// A broadcast is one job on the fan-out queue (FanOutQueue, SSE-SQS, TLS
+// only, with a dead-letter queue after MaxReceiveCount failures): the
+// message function publishes it and acknowledges at once. The fanout
+// function, fed by the queue's event source mapping (BatchSize
+// WorkerBatchSize, MaximumConcurrency WorkerMaxConcurrency, partial batch
+// responses), splits each job into shards, one per DynamoDB parallel-scan
+// segment of the connections table, re-enqueues them, and posts each
+// shard's frame to its segment's connections within its share of
+// PostsPerSecond; the jobs table (JobsTable) holds each job's totals and
+// each shard's checkpoint until their time to live (JobTTL). FanOutProps
+// documents each setting.
+//
 // # Props
 //
 // Every input is a WebSocketAPIProps field; the zero value means the
@@ -47,9 +61,10 @@
 //
 //   - CloudWatch alarms (Alarms) on the stage's IntegrationError,
 //     ExecutionError and ClientError; each API function's Errors, Throttles
-//     and p99 Duration near its timeout; the table's throttled requests and
-//     system errors; the message function's failed posts; and a spike in
-//     the authorizer's refusals. Each threshold, evaluation periods and
+//     and p99 Duration near its timeout (the fanout function's too); the
+//     table's throttled requests and system errors; the message and fanout
+//     functions' failed posts; messages in the fan-out dead-letter queue;
+//     and a spike in the authorizer's refusals. Each threshold, evaluation periods and
 //     period come from WebSocketAPIProps.Alarms (DefaultAlarmSettings);
 //     AlarmTopic, AlarmTopicARN or AlarmEmail say where they notify;
 //     DisableAlarms leaves them out;

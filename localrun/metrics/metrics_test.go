@@ -114,11 +114,14 @@ func TestAggregator(t *testing.T) {
 		want       Summary
 		wantFormat string
 	}{
+		// Two broadcasts: the message function's records post nothing,
+		// the fanout function's two posts each.
 		{"local-run.log", Summary{
-			Records: 11, Messages: 2, Recipients: 4, Delivered: 4,
+			Records: 15, Messages: 2, Recipients: 4, Delivered: 4,
+			Jobs: 2, JobShards: 2, Shards: 2,
 			AuthAccepted: 3, AuthRefused: 2, Reasons: map[string]float64{"expired": 1, "malformed": 1},
 			Connected: 3, Disconnected: 1,
-		}, "metrics 10s: messages 2 (recipients 4, delivered 4, stale 0, post failures 0), connects 3 (failed 0), disconnects 1 (failed 0), auth accepted 3, auth refusals 2 (expired 1, malformed 1)"},
+		}, "metrics 10s: messages 2 (recipients 4, delivered 4, stale 0, post failures 0), fan-out jobs 2 (shards 2, shard runs 2, throttled posts 0), connects 3 (failed 0), disconnects 1 (failed 0), auth accepted 3, auth refusals 2 (expired 1, malformed 1)"},
 		// Two direct messages (recipients 4 + 3) and a broadcast whose two
 		// shards tried 8 + 3 connections.
 		{"stale-and-failures.log", Summary{

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -656,9 +655,11 @@ func TestE2EManyClients(t *testing.T) {
 }
 
 // TestE2EWscat drives the pinned wscat from npm, as the README tells users
-// to (interactively: a frame per line on its standard input), against the
-// local run: a broadcast's queued ack, its delivery report and an error
-// reply are printed.
+// to, against the local run: a broadcast's queued ack, its delivery report
+// and an error reply are printed. The frames go with -x, sent once the
+// connection is open (lines typed before that are dropped), and -w -1
+// holds the connection until its standard input ends, so the test reads
+// what wscat prints as it comes.
 func TestE2EWscat(t *testing.T) {
 	s := e2e(t)
 	wscat, err := filepath.Abs(filepath.Join("..", "node_modules", ".bin", "wscat"))
@@ -679,7 +680,8 @@ func TestE2EWscat(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, wscat, "-c", s.URL+"?token="+tok)
+	cmd := exec.CommandContext(ctx, wscat, "-c", s.URL+"?token="+tok,
+		"-x", `{"action":"sendmessage","message":"hello from wscat"}`, "-x", "not json", "-w", "-1")
 	// wscat quits when its standard input ends: closing it ends the test.
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -692,32 +694,20 @@ func TestE2EWscat(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// wscat prints each frame it receives on a line of its own, after its
-	// prompt ("> ") when it has one; lines without a JSON object are its
-	// own ("Connected (press CTRL+C to quit)").
+	// Not on a terminal, wscat prints each frame it receives on a line of
+	// its own, and nothing else.
 	wscatOut := &client{t: t, sub: "wscat", frames: make(chan []byte, 16)}
 	go func() {
 		defer close(wscatOut.frames)
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if i := strings.Index(sc.Text(), "{"); i >= 0 {
-				wscatOut.frames <- []byte(sc.Text()[i:])
-			}
+			wscatOut.frames <- []byte(sc.Text())
 		}
 		wscatOut.err = fmt.Errorf("wscat's output ended: %v", sc.Err())
 	}()
-	line := func(text string) {
-		t.Helper()
-		if _, err := io.WriteString(stdin, text+"\n"); err != nil {
-			t.Fatalf("write to wscat: %v", err)
-		}
-	}
-
-	line(`{"action":"sendmessage","message":"hello from wscat"}`)
 	id := wscatOut.queued()
 	listener.message(id, "wscat-user", "hello from wscat")
 	wscatOut.delivery(id, 1, 0, 0)
-	line("not json")
 	if r := wscatOut.await("error frame", frameOf("error", "")); r["code"] != "invalid_json" {
 		t.Errorf("wscat printed %v, want an invalid_json error", r)
 	}

@@ -285,12 +285,14 @@ func (b *builder) addFanOutFunction() {
 	// Jobs: the totals item and the checkpoints.
 	f.allow([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, b.fanOut.jobs.TableArn())
 	// Its own calls: enqueueing shards (SendMessageBatch is authorized as
-	// sqs:SendMessage: sqs-batch-api-actions) and extending a message's
-	// visibility. The event source mapping polls with the function's role
-	// and needs ReceiveMessage, DeleteMessage and GetQueueAttributes
-	// (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html,
-	// execution role permissions), and ChangeMessageVisibility, which it
-	// calls on failed batches.
+	// sqs:SendMessage:
+	// https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-batch-api-actions.html)
+	// and changing a message's visibility (a retry sooner or later). The
+	// event source mapping polls with the function's execution role, which
+	// needs ReceiveMessage, DeleteMessage and GetQueueAttributes
+	// (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html);
+	// ChangeMessageVisibility is granted with them as CDK's SqsEventSource
+	// does. IAM's policy minimization merges the two statements.
 	f.allow([]string{"sqs:SendMessage", "sqs:ChangeMessageVisibility"}, queueARN)
 	f.allow([]string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"}, queueARN)
 	f.allow([]string{"execute-api:ManageConnections"}, b.connectionsARN("POST"))
@@ -306,6 +308,9 @@ func (b *builder) addFanOutFunction() {
 		},
 	})
 	// Lambda checks the role's SQS permissions when the mapping is
-	// created: create it after the role's policy.
+	// created ("The provided execution role does not have permissions to
+	// call ReceiveMessage"): create it after the role's policy. It also
+	// checks that the function's timeout is at most the queue's visibility
+	// timeout (services-sqs-configure), which six times always is.
 	b.fanOut.mapping.Node().AddDependency(f.role)
 }

@@ -64,9 +64,7 @@ func (h *Handler) store(table string, sh *shadow, key, item map[string]*minidyn.
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if err := sh.set(pos, item); err != nil {
-		return fmt.Errorf("shadow of %s: %w", table, err)
-	}
+	sh.set(pos, item)
 	return nil
 }
 

@@ -265,10 +265,7 @@ func (h *Handler) scanShards(ctx context.Context, name string, sh *shadow, in *m
 					return nil, err
 				}
 			}
-			e, err := newEntry(sh.schema, f.pos, item)
-			if err != nil {
-				return nil, err
-			}
+			e := newEntry(sh.schema, f.pos, item)
 			e.key = keyJSON(f.item, keyAttrs)
 			if !p.add(e) {
 				return p.finish(), nil

@@ -1,8 +1,6 @@
 package ddbscan
 
 import (
-	"encoding/json"
-	"fmt"
 	"slices"
 	"sort"
 
@@ -52,7 +50,7 @@ func newShadow(s *schema) *shadow {
 func (sh *shadow) len() int { return len(sh.byKey) }
 
 // set stores item (nil: removes the row at pos).
-func (sh *shadow) set(pos position, item map[string]*minidyn.AttributeValue) error {
+func (sh *shadow) set(pos position, item map[string]*minidyn.AttributeValue) {
 	b := sh.buckets[pos.bucket]
 	i := sort.Search(len(b), func(i int) bool { return b[i].pos.key >= pos.key })
 	found := i < len(b) && b[i].pos.key == pos.key
@@ -61,38 +59,26 @@ func (sh *shadow) set(pos position, item map[string]*minidyn.AttributeValue) err
 			sh.buckets[pos.bucket] = slices.Delete(b, i, i+1)
 			delete(sh.byKey, pos.key)
 		}
-		return nil
+		return
 	}
-	e, err := newEntry(sh.schema, pos, item)
-	if err != nil {
-		return err
-	}
+	e := newEntry(sh.schema, pos, item)
 	if found {
 		b[i] = e
 	} else {
 		sh.buckets[pos.bucket] = slices.Insert(b, i, e)
 	}
 	sh.byKey[pos.key] = e
-	return nil
 }
 
-func newEntry(s *schema, pos position, item map[string]*minidyn.AttributeValue) (*entry, error) {
+func newEntry(s *schema, pos position, item map[string]*minidyn.AttributeValue) *entry {
 	e := &entry{pos: pos, names: make([]string, 0, len(item)), ends: make([]int32, 0, len(item))}
 	key := []byte{'{'}
 	for name, v := range item {
-		q, err := json.Marshal(name)
-		if err != nil {
-			return nil, fmt.Errorf("encode attribute name: %w", err)
-		}
-		raw, err := json.Marshal(v)
-		if err != nil {
-			return nil, fmt.Errorf("encode attribute %s: %w", name, err)
-		}
 		if len(e.names) > 0 {
 			e.data = append(e.data, ',')
 		}
 		start := len(e.data)
-		e.data = append(append(append(e.data, q...), ':'), raw...)
+		e.data = appendValue(append(appendString(e.data, name, 0), ':'), v)
 		e.names = append(e.names, name)
 		e.ends = append(e.ends, int32(len(e.data)))
 		if slices.Contains(s.keyAttrs(), name) {
@@ -103,7 +89,7 @@ func newEntry(s *schema, pos position, item map[string]*minidyn.AttributeValue) 
 		}
 	}
 	e.key = append(key, '}')
-	return e, nil
+	return e
 }
 
 // each calls fn on the entries after start (all of them when start is

@@ -25,9 +25,10 @@ type postLoad struct {
 	burst   int
 	// autoRate sets rate, per size, to half of what the run before it
 	// delivered per second, of what the workers may post together, and of
-	// what one worker can post under the latency (MAX_IN_FLIGHT calls per
-	// latency), whichever is least, and at least 100/s: a limit the
-	// fan-out surely meets, so that the run shows its 429 retries.
+	// what the workers a broadcast of that size keeps busy (one per
+	// segment) can post under the latency (MAX_IN_FLIGHT calls per latency
+	// each), whichever is least, and at least 100/s: a limit the fan-out
+	// surely meets, so that the run shows its 429 retries.
 	autoRate bool
 }
 
@@ -43,8 +44,7 @@ type broadcastSuite struct {
 	virtual int // virtual receivers registered
 	sender  *websocket.Conn
 	frames  chan []byte // what the sender receives
-	// maxInFlight is a worker's MAX_IN_FLIGHT (concurrent posts).
-	maxInFlight int
+	workers workerConfig
 }
 
 // runResult is one broadcast's figures.
@@ -69,7 +69,7 @@ type deliveryReport struct {
 // runBroadcasts broadcasts to each size of receivers, once per load.
 func runBroadcasts(ctx context.Context, srv *localrun.Server, sizes []int, realMax int, loads []postLoad, w workerConfig) error {
 	workerSum := w.perWorker * float64(w.workers)
-	s := &broadcastSuite{srv: srv, frames: make(chan []byte, 64), maxInFlight: w.maxInFlight}
+	s := &broadcastSuite{srv: srv, frames: make(chan []byte, 64), workers: w}
 	var err error
 	if s.table, err = connectionsTable(ctx, localrun.DynamoDBClient(srv.DynamoDB), srv.TableNames); err != nil {
 		return err
@@ -107,7 +107,7 @@ func runBroadcasts(ctx context.Context, srv *localrun.Server, sizes []int, realM
 		contract.ActionSendMessage, realMax)
 	for _, l := range loads {
 		if l.autoRate {
-			fmt.Printf("  load %-9s %v per @connections call, 429 LimitExceededException past a limit set per size, below what the unloaded run delivered and one worker can post\n", l.name, l.latency)
+			fmt.Printf("  load %-9s %v per @connections call, 429 LimitExceededException past a limit set per size, below what the unloaded run delivered and the busy workers can post\n", l.name, l.latency)
 			continue
 		}
 		fmt.Printf("  load %-9s %s\n", l.name, describeLoad(l))
@@ -140,9 +140,10 @@ func runBroadcasts(ctx context.Context, srv *localrun.Server, sizes []int, realM
 		var prev *runResult
 		for _, l := range loads {
 			if l.autoRate {
-				// One worker's most under the latency alone: a small
-				// broadcast may have a single segment.
-				l.rate = min(workerSum, float64(s.maxInFlight)/l.latency.Seconds()) / 2
+				// What the workers this size keeps busy can post under
+				// the latency alone: a small broadcast has few segments.
+				busy := min(s.workers.workers, s.workers.segments(size))
+				l.rate = min(workerSum, float64(busy*s.workers.maxInFlight)/l.latency.Seconds()) / 2
 				if prev != nil {
 					l.rate = min(l.rate, prev.rate()/2)
 				}
@@ -332,6 +333,22 @@ type workerConfig struct {
 	perWorker   float64 // WORKER_POSTS_PER_SECOND
 	workers     int     // the mapping's MaximumConcurrency, 5 pollers when unset
 	maxInFlight int     // MAX_IN_FLIGHT
+	// The segment count's settings: FANOUT_SEGMENTS (0: computed),
+	// CONNECTIONS_PER_SEGMENT, MAX_SEGMENTS.
+	fixedSegments, perSegment, maxSegments int
+}
+
+// segments is about how many shards a broadcast to n connections has, as
+// the split computes it (from an exact count here; the split's is
+// approximate).
+func (w workerConfig) segments(n int) int {
+	switch {
+	case w.fixedSegments > 0:
+		return w.fixedSegments
+	case w.perSegment <= 0:
+		return 1
+	}
+	return min(max(1, (n+w.perSegment-1)/w.perSegment), max(w.maxSegments, 1))
 }
 
 // workerRates reads, from the assembly, the fanout workers' configured
@@ -358,11 +375,21 @@ func workerRates(dir string) (workerConfig, error) {
 		if w.workers == 0 {
 			w.workers = 5
 		}
-		if v, ok := fn.Environment[contract.EnvMaxInFlight].(string); ok {
-			if w.maxInFlight, err = strconv.Atoi(v); err != nil || w.maxInFlight < 1 {
-				return w, fmt.Errorf("%s %s=%q: not a positive whole number", fn.ID, contract.EnvMaxInFlight, v)
+		for name, dst := range map[string]*int{
+			contract.EnvMaxInFlight:           &w.maxInFlight,
+			contract.EnvFanOutSegments:        &w.fixedSegments,
+			contract.EnvConnectionsPerSegment: &w.perSegment,
+			contract.EnvMaxSegments:           &w.maxSegments,
+		} {
+			v, ok := fn.Environment[name].(string)
+			if !ok {
+				continue
+			}
+			if *dst, err = strconv.Atoi(v); err != nil || *dst < 0 {
+				return w, fmt.Errorf("%s %s=%q: not a whole number", fn.ID, name, v)
 			}
 		}
+		w.maxInFlight = max(w.maxInFlight, 1)
 		return w, nil
 	}
 	return workerConfig{}, fmt.Errorf("no event source mapping invokes a function with %s in %s", contract.EnvWorkerPostsPerSecond, dir)

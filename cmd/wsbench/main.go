@@ -41,7 +41,7 @@ func run() error {
 	sizesFlag := flag.String("broadcast", "1000,10000,100000", "comma-separated recipient counts of the broadcast runs (empty: none)")
 	realMax := flag.Int("real", 10000, "most real WebSocket recipients; past it, recipients are virtual")
 	latency := flag.Duration("post-latency", 20*time.Millisecond, "injected latency per @connections call in the loaded runs")
-	throttle := flag.Float64("post-rate", 0, "429 rate limit (requests/s) of the @connections endpoint in the loaded runs; 0: per size, half the least of the unloaded run's deliveries/s, the workers' rates together and one worker's MAX_IN_FLIGHT per latency")
+	throttle := flag.Float64("post-rate", 0, "429 rate limit (requests/s) of the @connections endpoint in the loaded runs; 0: per size, half the least of the unloaded run's deliveries/s, the workers' rates together and what the workers a broadcast of that size keeps busy post under the latency (MAX_IN_FLIGHT each)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process (gateway, DynamoDB, SQS; not the functions) to this file")
 	clients := flag.Bool("clients", false, "internal: run as the client process of the broadcast runs")
 	flag.Parse()

@@ -38,6 +38,10 @@ func NewWebSocketStack(scope constructs.Construct, id string, props *WebSocketSt
 	output("WebSocketURL", api.URL(), "wss URL clients connect to")
 	output("ConnectionsEndpoint", api.ConnectionsEndpoint(), "API Gateway Management API endpoint (@connections)")
 	output("TableName", api.Table().TableName(), "DynamoDB table of connections")
+	output("FanOutQueueURL", api.FanOutQueue().QueueUrl(), "SQS queue of broadcast jobs and shards")
+	output("FanOutDeadLetterQueueURL", api.FanOutDeadLetterQueue().QueueUrl(),
+		"SQS dead-letter queue of broadcast jobs and shards that failed (redrive it to the queue once fixed)")
+	output("JobsTableName", api.JobsTable().TableName(), "DynamoDB table of broadcast totals and shard checkpoints")
 	if pool := api.UserPool(); pool != nil {
 		output("UserPoolId", pool.UserPoolId(), "Cognito user pool that issues tokens")
 		output("UserPoolClientId", api.UserPoolClient().UserPoolClientId(), "Cognito app client (the token audience)")

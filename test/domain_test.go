@@ -107,6 +107,9 @@ func TestCustomDomain(t *testing.T) {
 	_, message := s.resource(t, "AWS::Lambda::Function", "MessageFunction")
 	env := props(message)["Environment"].(map[string]any)["Variables"].(map[string]any)
 	equalJSON(t, "CONNECTIONS_ENDPOINT", env["CONNECTIONS_ENDPOINT"], stageURL("https", "prod"))
+	_, fanout := s.resource(t, "AWS::Lambda::Function", "FanoutFunction")
+	fanoutEnv := props(fanout)["Environment"].(map[string]any)["Variables"].(map[string]any)
+	equalJSON(t, "fanout CONNECTIONS_ENDPOINT", fanoutEnv["CONNECTIONS_ENDPOINT"], stageURL("https", "prod"))
 }
 
 // TestCustomDomainAddsOnlyItsResources: the domain adds its three

@@ -319,12 +319,18 @@ func TestOutputs(t *testing.T) {
 	poolID, _ := s.resource(t, "AWS::Cognito::UserPool", "UserPool")
 	clientID, _ := s.resource(t, "AWS::Cognito::UserPoolClient", "UserPoolCliClient")
 	tableID, _ := s.resource(t, "AWS::DynamoDB::Table", "Connections")
+	queueID, _ := s.resource(t, "AWS::SQS::Queue", "FanOutQueue")
+	dlqID, _ := s.resource(t, "AWS::SQS::Queue", "FanOutDeadLetterQueue")
+	jobsID, _ := s.resource(t, "AWS::DynamoDB::Table", "Jobs")
 	want := map[string]any{
-		"WebSocketURL":        stageURL("wss", "prod"),
-		"ConnectionsEndpoint": stageURL("https", "prod"),
-		"TableName":           ref(tableID),
-		"UserPoolId":          ref(poolID),
-		"UserPoolClientId":    ref(clientID),
+		"WebSocketURL":             stageURL("wss", "prod"),
+		"ConnectionsEndpoint":      stageURL("https", "prod"),
+		"TableName":                ref(tableID),
+		"FanOutQueueURL":           ref(queueID),
+		"FanOutDeadLetterQueueURL": ref(dlqID),
+		"JobsTableName":            ref(jobsID),
+		"UserPoolId":               ref(poolID),
+		"UserPoolClientId":         ref(clientID),
 		"WscatCommand": sub(`npx wscat -c "wss://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/prod?token=$TOKEN"`,
 			map[string]any{"Api": ref("WebSocketApi")}),
 	}

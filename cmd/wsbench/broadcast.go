@@ -152,6 +152,8 @@ func runBroadcasts(ctx context.Context, srv *localrun.Server, sizes []int, realM
 				fmt.Printf("  load %s at %d: %s\n", l.name, size, describeLoad(l))
 			}
 			if !printedHeader {
+				fmt.Println("  ack: send to the queued ack; last: send to the last delivery; deliv/s: recipients reached per second until then;")
+				fmt.Println("  retries: 429s the gateway answered; dups: recipients that got the message more than once; missed: recipients that never got it")
 				fmt.Println(header)
 				printedHeader = true
 			}

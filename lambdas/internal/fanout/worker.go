@@ -25,10 +25,19 @@ import (
 // The adapter maps the SDK's typed error to it with errors.As.
 var ErrThrottled = errors.New("post throttled")
 
-// ErrStopped is what ProcessShardBefore returns when it stopped between
-// pages because its stop time had come: the checkpoint is saved and the
-// shard is to be resumed by another invocation.
+// ErrStopped is what ProcessShardBefore returns (wrapped or not) when it
+// stopped because its stop time had come: between pages, or in a page
+// whose throttled post could not be retried before the stop time (that
+// page is then not checkpointed). The checkpoint of the pages before is
+// saved and the shard is to be resumed by another invocation, which sends
+// the unfinished page again.
 var ErrStopped = errors.New("shard stopped before the function's deadline")
+
+// ErrStillThrottled is what ProcessShard returns (wrapped) when one post
+// was throttled Config.MaxAttempts times in a row: the page is not
+// checkpointed and the shard is to be retried later (the handler leaves
+// its message to the visibility timeout), never counted failed.
+var ErrStillThrottled = errors.New("post still throttled after the most attempts")
 
 // Pager reads one page of segment (of total) of the connections table,
 // starting after startKey ("" for the segment's start). nextKey is "" when
@@ -50,11 +59,19 @@ type Remover interface {
 	Delete(ctx context.Context, connectionID string) error
 }
 
-// Counts are what posts did.
+// Counts are what posts did, one per connection (a connection whose page
+// is sent again is counted by the run that completes the page only).
 type Counts struct {
+	// Delivered are the connections a post succeeded for, after any
+	// number of throttled attempts.
 	Delivered int `json:"delivered"`
-	Stale     int `json:"stale"`
-	Failed    int `json:"failed"`
+	// Stale are the connections found gone (410); their rows are deleted.
+	Stale int `json:"stale"`
+	// Failed are the connections a post failed for with an error other
+	// than gone or throttled (403, 5xx, a network error...), not retried.
+	// A throttled post is never counted failed: it is retried, or its
+	// page is sent again by a later run.
+	Failed int `json:"failed"`
 }
 
 func (c *Counts) add(o Counts) {
@@ -105,11 +122,28 @@ type Config struct {
 	// worker processes at once.
 	MaxInFlight int
 	// PostsPerSecond and Burst are the worker's token bucket; every post
-	// attempt takes a token. +Inf means no limit.
+	// attempt takes a token. PostsPerSecond is the most: the rate adapts
+	// below it (AIMD, see Worker.Rate). +Inf means no limit, and no
+	// adaptation.
 	PostsPerSecond float64
 	Burst          int
-	// MaxAttempts is the most attempts at one throttled post, the first
-	// included.
+	// MinPostsPerSecond is the floor of the adaptive rate (default
+	// PostsPerSecond/100, at least min(1, PostsPerSecond)).
+	MinPostsPerSecond float64
+	// RateIncrease is how many posts per second the adaptive rate gains
+	// per second of posts that are not throttled (default
+	// PostsPerSecond/10: from half the rate back to all of it in 5 s).
+	RateIncrease float64
+	// CutInterval: a 429 halves the rate only for an attempt sent at
+	// least this long after the previous cut, so that the posts already
+	// in flight when the rate was cut, answered 429 together, cut it once
+	// (default 200 ms, a few round trips of a post).
+	CutInterval time.Duration
+	// MaxAttempts is a safety cap on the attempts at one throttled post,
+	// the first included (default 100): past it the page is abandoned,
+	// not counted, and the shard retried later (ErrStillThrottled).
+	// Normally the stop time comes first: a retry that would be due after
+	// it abandons the page with ErrStopped.
 	MaxAttempts int
 	// BaseBackoff is the ceiling of the first retry's wait, doubled for
 	// each later one up to MaxBackoff; each wait is uniform below its
@@ -125,9 +159,12 @@ const (
 	DefaultMaxInFlight    = 32
 	DefaultPostsPerSecond = 500
 	DefaultBurst          = 50
-	DefaultMaxAttempts    = 5
+	DefaultMaxAttempts    = 100
 	DefaultBaseBackoff    = 50 * time.Millisecond
 	DefaultMaxBackoff     = 2 * time.Second
+	DefaultCutInterval    = 200 * time.Millisecond
+	// rateCut is the adaptive rate's multiplicative decrease on a 429.
+	rateCut = 0.5
 )
 
 func (c Config) withDefaults() Config {
@@ -139,6 +176,16 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Burst <= 0 {
 		c.Burst = DefaultBurst
+	}
+	if !(c.MinPostsPerSecond > 0) || math.IsInf(c.MinPostsPerSecond, 0) {
+		c.MinPostsPerSecond = max(c.PostsPerSecond/100, min(1, c.PostsPerSecond))
+	}
+	c.MinPostsPerSecond = min(c.MinPostsPerSecond, c.PostsPerSecond)
+	if !(c.RateIncrease > 0) || math.IsInf(c.RateIncrease, 0) {
+		c.RateIncrease = c.PostsPerSecond / 10
+	}
+	if c.CutInterval <= 0 {
+		c.CutInterval = DefaultCutInterval
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = DefaultMaxAttempts
@@ -178,10 +225,17 @@ type Worker struct {
 	limiter  *rate.Limiter
 	// slots holds a token per post in flight, over every shard at once.
 	slots chan struct{}
-	// reserve serialises reading the clock and reserving a token, so the
-	// limiter sees non-decreasing times: it takes an earlier time than its
-	// last as its new last, and would then count the gap's tokens twice.
+	// reserve serialises reading the clock and using the limiter
+	// (reserving a token, setting its rate), so the limiter sees
+	// non-decreasing times: it takes an earlier time than its last as its
+	// new last, and would then count the gap's tokens twice. It also
+	// guards the adaptive rate's state below.
 	reserve sync.Mutex
+	// adaptive is false for an unlimited worker.
+	adaptive bool
+	// limit is the limiter's current rate, lastCut when a 429 last cut it.
+	limit   float64
+	lastCut time.Time
 	clock   Clock
 	randN   func(int64) int64
 	log     *slog.Logger
@@ -196,12 +250,14 @@ func New(pager Pager, poster Poster, remover Remover, cps Checkpoints, counters 
 	}
 	w := &Worker{
 		pager: pager, poster: poster, remover: remover, cps: cps, counters: counters,
-		cfg:     cfg,
-		limiter: rate.NewLimiter(limit, cfg.Burst),
-		slots:   make(chan struct{}, cfg.MaxInFlight),
-		clock:   realClock{},
-		randN:   rand.Int64N,
-		log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		cfg:      cfg,
+		limiter:  rate.NewLimiter(limit, cfg.Burst),
+		adaptive: limit != rate.Inf,
+		limit:    cfg.PostsPerSecond,
+		slots:    make(chan struct{}, cfg.MaxInFlight),
+		clock:    realClock{},
+		randN:    rand.Int64N,
+		log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	for _, o := range opts {
 		o(w)
@@ -231,8 +287,10 @@ type Result struct {
 // the job's and, if it was the last shard, posts the delivery report.
 //
 // An error means the shard is to be retried (SQS redelivers it): a listing,
-// checkpoint or counter failure, ctx done, or the report's post failing
-// other than with a gone sender. Failed posts are counted, not returned.
+// checkpoint or counter failure, ctx done, a post still throttled after
+// Config.MaxAttempts attempts (ErrStillThrottled), or the report's post
+// failing other than with a gone sender. Failed posts are counted, not
+// returned; throttled ones are retried until they are not throttled.
 func (w *Worker) ProcessShard(ctx context.Context, s Shard) (Result, error) {
 	return w.ProcessShardBefore(ctx, s, time.Time{})
 }
@@ -241,7 +299,10 @@ func (w *Worker) ProcessShard(ctx context.Context, s Shard) (Result, error) {
 // worker's clock reaches stop (the zero time never stops), returning
 // ErrStopped with the checkpoint saved. The handler stops a shard that way
 // before the function's deadline, so that the page in flight completes
-// and is not sent twice.
+// and is not sent twice. A throttled post is retried until the stop time:
+// when its next retry would be due at or after it, the page is abandoned
+// (not checkpointed, its counts dropped) and ErrStopped returned, so the
+// next run sends that page again, and counts it once.
 func (w *Worker) ProcessShardBefore(ctx context.Context, s Shard, stop time.Time) (res Result, err error) {
 	if err := s.Validate(); err != nil {
 		return Result{}, err
@@ -271,10 +332,14 @@ func (w *Worker) ProcessShardBefore(ctx context.Context, s Shard, stop time.Time
 		if err != nil {
 			return res, fmt.Errorf("page of %s/%d after %q: %w", s.ID, s.Segment, cp.Key, err)
 		}
-		c, err := w.postPage(ctx, log, s.Job, ids, &throttled)
+		c, err := w.postPage(ctx, log, s.Job, ids, stop, &throttled)
 		if err != nil {
 			// The page is not checkpointed: a retry sends it again.
-			return res, err
+			if errors.Is(err, ErrStopped) || errors.Is(err, ErrStillThrottled) {
+				log.InfoContext(ctx, "page abandoned while throttled; it is sent again on resumption",
+					"pages", res.Pages, "resumed", found, "rate", w.Rate(), "error", err)
+			}
+			return res, fmt.Errorf("page of %s/%d after %q: %w", s.ID, s.Segment, cp.Key, err)
 		}
 		res.Posted.add(c)
 		cp.Counts.add(c)
@@ -296,16 +361,18 @@ func (w *Worker) ProcessShardBefore(ctx context.Context, s Shard, stop time.Time
 		return res, nil
 	}
 	res.Last = true
-	return res, w.report(ctx, log, s.Job, totals.Counts, &throttled)
+	return res, w.report(ctx, log, s.Job, totals.Counts, stop, &throttled)
 }
 
-// report posts the delivery report to the sender.
-func (w *Worker) report(ctx context.Context, log *slog.Logger, j Job, c Counts, throttled *atomic.Int64) error {
+// report posts the delivery report to the sender. Still throttled at the
+// stop time, it returns ErrStopped: the redelivered shard adds nothing
+// (Counters.Add applies once) and posts the report again.
+func (w *Worker) report(ctx context.Context, log *slog.Logger, j Job, c Counts, stop time.Time, throttled *atomic.Int64) error {
 	frame, err := json.Marshal(deliveryFrame{Type: contract.FrameTypeDelivery, ID: j.ID, Counts: c})
 	if err != nil {
 		return fmt.Errorf("encode delivery report: %w", err)
 	}
-	err = w.post(ctx, j.Sender, frame, throttled)
+	err = w.post(ctx, j.Sender, frame, stop, throttled)
 	switch {
 	case err == nil:
 		log.InfoContext(ctx, "delivery reported", "delivered", c.Delivered, "stale", c.Stale, "failed", c.Failed)
@@ -327,9 +394,13 @@ type deliveryFrame struct {
 
 // postPage posts the frame to ids (the sender's skipped), at most
 // MaxInFlight at a time over the worker, and returns the counts once every
-// post is done. The error is ctx's when it ended meanwhile: the page's
-// counts are then not to be kept.
-func (w *Worker) postPage(ctx context.Context, log *slog.Logger, j Job, ids []string, throttled *atomic.Int64) (Counts, error) {
+// post is done. The error is ctx's when it ended meanwhile, or the one of
+// a post that gave up while throttled (wrapping ErrStopped or
+// ErrStillThrottled), which cancels the page's other posts: the page is
+// then sent again by a later run and its counts are not to be kept.
+func (w *Worker) postPage(ctx context.Context, log *slog.Logger, j Job, ids []string, stop time.Time, throttled *atomic.Int64) (Counts, error) {
+	pageCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	var (
 		mu sync.Mutex
 		c  Counts
@@ -342,23 +413,27 @@ loop:
 		}
 		select {
 		case w.slots <- struct{}{}:
-		case <-ctx.Done():
+		case <-pageCtx.Done():
 			break loop
 		}
 		g.Go(func() error {
 			defer func() { <-w.slots }()
-			err := w.post(ctx, id, j.Frame, throttled)
+			err := w.post(pageCtx, id, j.Frame, stop, throttled)
 			var o Counts
 			switch {
 			case err == nil:
 				o.Delivered = 1
 			case errors.Is(err, reply.ErrGone):
 				o.Stale = 1
-				// Best effort: the TTL removes the row if this fails.
+				// Best effort: the TTL removes the row if this fails. ctx,
+				// not pageCtx: the row is gone even if the page is dropped.
 				if err := w.remover.Delete(ctx, id); err != nil {
 					log.WarnContext(ctx, "removing a gone connection failed", "recipientConnectionId", id, "error", err)
 				}
-			case ctx.Err() != nil:
+			case errors.Is(err, ErrStopped) || errors.Is(err, ErrStillThrottled):
+				cancel(err) // the page is dropped: no need to post the rest
+				return nil
+			case pageCtx.Err() != nil:
 				return nil // the page is dropped and sent again
 			default:
 				o.Failed = 1
@@ -374,28 +449,96 @@ loop:
 	if err := ctx.Err(); err != nil {
 		return Counts{}, err
 	}
+	if pageCtx.Err() != nil {
+		return Counts{}, context.Cause(pageCtx)
+	}
 	return c, nil
 }
 
-// post makes up to MaxAttempts attempts, each after a token from the rate
-// limiter, retrying only a throttled post, after a jittered backoff.
-func (w *Worker) post(ctx context.Context, id string, frame []byte, throttled *atomic.Int64) error {
-	for attempt := 0; ; attempt++ {
+// post makes attempts until one is not throttled, each after a token from
+// the rate limiter; a throttled attempt cuts the rate and is retried after
+// a jittered backoff. It gives up, with an error wrapping ErrStopped, when
+// the retry would be due at or after stop (the zero time: never), and
+// with one wrapping ErrStillThrottled after MaxAttempts attempts.
+func (w *Worker) post(ctx context.Context, id string, frame []byte, stop time.Time, throttled *atomic.Int64) error {
+	for attempt := 1; ; attempt++ {
 		if err := w.wait(ctx); err != nil {
 			return err
 		}
+		sent := w.clock.Now()
 		err := w.poster.Send(ctx, id, frame)
-		if err == nil || !errors.Is(err, ErrThrottled) {
+		if !errors.Is(err, ErrThrottled) {
+			if err == nil || errors.Is(err, reply.ErrGone) {
+				w.accepted() // the API took the request: room for more
+			}
 			return err
 		}
 		throttled.Add(1)
-		if attempt+1 >= w.cfg.MaxAttempts {
-			return err
+		w.throttledAt(sent)
+		if attempt >= w.cfg.MaxAttempts {
+			return fmt.Errorf("%w (%d): %w", ErrStillThrottled, attempt, err)
 		}
-		if err := w.clock.Sleep(ctx, w.backoff(attempt)); err != nil {
+		d := w.backoff(attempt - 1)
+		if !stop.IsZero() && !w.clock.Now().Add(d).Before(stop) {
+			return fmt.Errorf("%w: a throttled post's retry would be due after the stop time: %w", ErrStopped, err)
+		}
+		if err := w.clock.Sleep(ctx, d); err != nil {
 			return err
 		}
 	}
+}
+
+// Rate is the worker's current rate in posts per second: additive
+// increase, multiplicative decrease (AIMD, as TCP's congestion control)
+// between Config.MinPostsPerSecond and Config.PostsPerSecond. A 429 halves
+// it (at most once per Config.CutInterval of attempts, see throttledAt);
+// every post the API accepts adds RateIncrease/Rate, i.e. RateIncrease
+// per second of accepted posts at that rate. Sustained throttling so
+// converges on the rate the account has left instead of hammering it with
+// retries. +Inf for an unlimited worker.
+func (w *Worker) Rate() float64 {
+	w.reserve.Lock()
+	defer w.reserve.Unlock()
+	return w.limit
+}
+
+// throttledAt cuts the rate for a 429 to an attempt sent at sent, unless
+// the last cut is less than CutInterval older: the posts in flight then
+// were sent at the old rate, and their 429s tell nothing about the new.
+func (w *Worker) throttledAt(sent time.Time) {
+	if !w.adaptive {
+		return
+	}
+	w.reserve.Lock()
+	defer w.reserve.Unlock()
+	if !w.lastCut.IsZero() && sent.Before(w.lastCut.Add(w.cfg.CutInterval)) {
+		return
+	}
+	now := w.clock.Now()
+	w.lastCut = now
+	w.setLimit(now, max(w.cfg.MinPostsPerSecond, w.limit*rateCut))
+}
+
+// accepted grows the rate back after a post the API did not throttle.
+func (w *Worker) accepted() {
+	if !w.adaptive {
+		return
+	}
+	w.reserve.Lock()
+	defer w.reserve.Unlock()
+	if w.limit >= w.cfg.PostsPerSecond {
+		return
+	}
+	w.setLimit(w.clock.Now(), min(w.cfg.PostsPerSecond, w.limit+w.cfg.RateIncrease/w.limit))
+}
+
+// setLimit must be called with reserve held.
+func (w *Worker) setLimit(now time.Time, limit float64) {
+	if limit == w.limit {
+		return
+	}
+	w.limit = limit
+	w.limiter.SetLimitAt(now, rate.Limit(limit))
 }
 
 // backoff is the wait before retry attempt+1: uniform in [0, ceiling) with

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/time/rate"
 
 	"wsapi/contract"
 	"wsapi/internal/testutil"
@@ -118,15 +120,15 @@ func TestProcessShard(t *testing.T) {
 			wantSleeps:   []time.Duration{base / 2, base},
 		},
 		{
-			name:         "throttled past MaxAttempts is counted failed, backoff capped",
+			name:         "throttled more than the old cap of 5 is still delivered, never failed, backoff capped",
 			pages:        threePages,
-			cfg:          Config{MaxAttempts: 4, MaxBackoff: 3 * base},
-			script:       map[string][]error{"d": {ErrThrottled, ErrThrottled, ErrThrottled, ErrThrottled, ErrThrottled}},
-			want:         Counts{Delivered: 7, Failed: 1},
-			wantGot:      []string{"a", "b", "c", "e", "f", "g", "h"},
-			wantAttempts: map[string]int{"d": 4},
-			wantAsked:    []time.Duration{base, 2 * base, 3 * base},
-			wantSleeps:   []time.Duration{base / 2, base, 3 * base / 2},
+			cfg:          Config{MaxBackoff: 3 * base},
+			script:       map[string][]error{"d": slices.Repeat(throttled, 4)},
+			want:         Counts{Delivered: 8},
+			wantGot:      all,
+			wantAttempts: map[string]int{"d": 9},
+			wantAsked:    []time.Duration{base, 2 * base, 3 * base, 3 * base, 3 * base, 3 * base, 3 * base, 3 * base},
+			wantSleeps:   []time.Duration{base / 2, base, 3 * base / 2, 3 * base / 2, 3 * base / 2, 3 * base / 2, 3 * base / 2, 3 * base / 2},
 		},
 	}
 	for _, tt := range tests {
@@ -484,15 +486,292 @@ func TestMaxInFlightAcrossShards(t *testing.T) {
 }
 
 func TestResultCountsThrottles(t *testing.T) {
-	h := newHarness(t, map[int][][]string{0: {{"a", "b"}}}, noLimit(Config{MaxAttempts: 2}))
+	h := newHarness(t, map[int][][]string{0: {{"a", "b"}}}, noLimit(Config{MaxAttempts: 3}))
 	h.poster.script = map[string][]error{"a": {ErrThrottled}, "b": {ErrThrottled, ErrThrottled}}
 	res, err := h.w.ProcessShard(context.Background(), testShard(0, 2))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Counts{Delivered: 1, Failed: 1}
+	want := Counts{Delivered: 2}
 	if res.Throttled != 3 || res.Posted != want || res.Counts != want {
 		t.Errorf("result %+v, want 3 throttled, posted and counts %+v", res, want)
+	}
+}
+
+// TestStillThrottledAfterMaxAttempts checks the safety cap: a post
+// throttled MaxAttempts times abandons its page, which is neither counted
+// nor checkpointed, and the shard is to be retried.
+func TestStillThrottledAfterMaxAttempts(t *testing.T) {
+	h := newHarness(t, map[int][][]string{0: {{"a"}, {"b", "c"}}}, noLimit(Config{MaxAttempts: 4, MaxInFlight: 1}))
+	h.poster.script = map[string][]error{"b": slices.Repeat([]error{ErrThrottled}, 10)}
+	res, err := h.w.ProcessShard(context.Background(), testShard(0, 2))
+	if !errors.Is(err, ErrStillThrottled) || !errors.Is(err, ErrThrottled) || errors.Is(err, ErrStopped) {
+		t.Fatalf("err = %v, want ErrStillThrottled wrapping ErrThrottled", err)
+	}
+	if got := h.poster.attempts["b"]; got != 4 {
+		t.Errorf("attempts for b = %d, want 4", got)
+	}
+	if res.Throttled != 4 || res.Posted != (Counts{Delivered: 1}) || res.Pages != 1 {
+		t.Errorf("result %+v, want 4 throttled, only page 1 posted and counted", res)
+	}
+	if cp := h.cps.m[cpKey{testJobID, 0}]; cp.Key != "p1" || cp.Counts != (Counts{Delivered: 1}) || cp.Finished {
+		t.Errorf("checkpoint %+v, want after page 1 only", cp)
+	}
+	if len(h.counters.done) != 0 {
+		t.Errorf("counts added for an abandoned shard: %+v", h.counters.totals)
+	}
+}
+
+// TestThrottledUntilStop checks that a post throttled until the stop time
+// abandons its page (not checkpointed, not counted, never failed), returns
+// ErrStopped, and that the resumed run sends that page again, and only it,
+// and counts every connection once.
+func TestThrottledUntilStop(t *testing.T) {
+	pages := map[int][][]string{0: {{"a", "b", "c"}, {"d", "e", "f"}, {"g", "h"}}}
+	for _, inFlight := range []int{1, 3} {
+		t.Run(fmt.Sprintf("in flight %d", inFlight), func(t *testing.T) {
+			h := newHarness(t, pages, noLimit(Config{MaxInFlight: inFlight}))
+			// Throttled for much longer than the stop time is away.
+			h.poster.script = map[string][]error{"e": slices.Repeat([]error{ErrThrottled}, 1000)}
+			stop := h.clock.Now().Add(2 * time.Second)
+
+			res, err := h.w.ProcessShardBefore(context.Background(), testShard(0, 2), stop)
+			if !errors.Is(err, ErrStopped) || !errors.Is(err, ErrThrottled) {
+				t.Fatalf("first run: %v, want ErrStopped wrapping ErrThrottled", err)
+			}
+			if now := h.clock.Now(); !now.Before(stop) {
+				t.Errorf("first run slept until +%v, past the stop time", now.Sub(stop.Add(-2*time.Second)))
+			}
+			if n := h.poster.attempts["e"]; n < 2 || n >= 1000 {
+				t.Errorf("e attempted %d times, want retries until the stop time", n)
+			}
+			if res.Pages != 1 || res.Posted != (Counts{Delivered: 3}) || res.Throttled != h.poster.attempts["e"] {
+				t.Errorf("first run %+v, want page 1 only, every attempt at e throttled", res)
+			}
+			if cp := h.cps.m[cpKey{testJobID, 0}]; cp.Key != "p1" || cp.Counts != (Counts{Delivered: 3}) || cp.Finished {
+				t.Fatalf("checkpoint %+v, want after page 1 only", cp)
+			}
+			if len(h.counters.done) != 0 {
+				t.Fatalf("counts added for a stopped shard")
+			}
+
+			// The throttling ends; another invocation resumes the shard.
+			h.poster.mu.Lock()
+			h.poster.script = nil
+			h.poster.mu.Unlock()
+			h.pager.calls = nil
+			res, err = h.w.ProcessShardBefore(context.Background(), testShard(0, 2), h.clock.Now().Add(time.Hour))
+			if err != nil {
+				t.Fatalf("resumed run: %v", err)
+			}
+			if diff := cmp.Diff([]string{"0:p1", "0:p2"}, h.pager.calls); diff != "" {
+				t.Errorf("resumed run listed (-want +got):\n%s", diff)
+			}
+			want := Counts{Delivered: 8}
+			if !res.Resumed || res.Counts != want || res.Posted != (Counts{Delivered: 5}) {
+				t.Errorf("resumed run %+v, want resumed, 8 delivered in all, 5 by this run", res)
+			}
+			if got := h.counters.totals[testJobID]; got.Counts != want || got.ShardsDone != 1 {
+				t.Errorf("job totals %+v, want %+v once", got, want)
+			}
+			for _, page := range pages[0] {
+				for _, id := range page {
+					n := len(h.poster.got[id])
+					switch {
+					case n == 0:
+						t.Errorf("%s missed", id)
+					case n > 1 && !slices.Contains(pages[0][1], id):
+						t.Errorf("%s (not on the abandoned page) got %d posts", id, n)
+					}
+				}
+			}
+			if n := len(h.poster.got["e"]); n != 1 {
+				t.Errorf("e got %d posts, want 1", n)
+			}
+		})
+	}
+}
+
+// TestAdaptiveRate checks the AIMD rate step by step: a 429 halves it down
+// to the floor, at most once per CutInterval of attempts, and accepted posts
+// raise it by RateIncrease/rate up to PostsPerSecond.
+func TestAdaptiveRate(t *testing.T) {
+	cfg := Config{PostsPerSecond: 100, Burst: 1, MinPostsPerSecond: 10, RateIncrease: 20, CutInterval: 200 * time.Millisecond}
+	type step struct {
+		throttledAfter time.Duration // a 429 to an attempt sent this long after the start
+		accepted       bool          // or an accepted post
+		advance        time.Duration // first, the clock moves on
+		want           float64
+	}
+	tests := []struct {
+		name  string
+		cfg   Config
+		steps []step
+	}{
+		{
+			name: "429s halve the rate once per interval, down to the floor",
+			cfg:  cfg,
+			steps: []step{
+				{want: 50},
+				{throttledAfter: 100 * time.Millisecond, advance: 150 * time.Millisecond, want: 50}, // in flight at the cut
+				{throttledAfter: 199 * time.Millisecond, advance: 100 * time.Millisecond, want: 50},
+				{throttledAfter: 200 * time.Millisecond, want: 25}, // sent CutInterval after the cut
+				{throttledAfter: 450 * time.Millisecond, advance: 300 * time.Millisecond, want: 12.5},
+				{throttledAfter: 700 * time.Millisecond, advance: 300 * time.Millisecond, want: 12.5}, // 150 ms after the cut at 550
+				{throttledAfter: 750 * time.Millisecond, want: 10},
+				{throttledAfter: 1050 * time.Millisecond, advance: 300 * time.Millisecond, want: 10},
+			},
+		},
+		{
+			name: "accepted posts add RateIncrease/rate up to the most",
+			cfg:  cfg,
+			steps: []step{
+				{want: 50},
+				{accepted: true, want: 50.4},
+				{accepted: true, want: 50.4 + 20/50.4},
+			},
+		},
+		{
+			name: "an unlimited worker does not adapt",
+			cfg:  Config{PostsPerSecond: math.Inf(1)},
+			steps: []step{
+				{want: math.Inf(1)},
+				{accepted: true, want: math.Inf(1)},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := newFakeClock()
+			start := clock.Now()
+			w := New(nil, nil, nil, nil, nil, tt.cfg, WithClock(clock))
+			for i, s := range tt.steps {
+				_ = clock.Sleep(context.Background(), s.advance)
+				switch {
+				case s.accepted:
+					w.accepted()
+				default:
+					w.throttledAt(start.Add(s.throttledAfter))
+				}
+				if got := w.Rate(); math.Abs(got-s.want) > 1e-9 && got != s.want {
+					t.Fatalf("step %d: Rate() = %v, want %v", i, got, s.want)
+				}
+				got := float64(w.limiter.Limit())
+				if w.limiter.Limit() == rate.Inf {
+					got = math.Inf(1)
+				}
+				if got != w.Rate() {
+					t.Fatalf("step %d: limiter at %v, Rate() %v", i, got, w.Rate())
+				}
+			}
+		})
+	}
+
+	// Recovery: from the floor back to the most, additively, never past it.
+	clock := newFakeClock()
+	w := New(nil, nil, nil, nil, nil, cfg, WithClock(clock))
+	for range 10 {
+		w.throttledAt(clock.Now())
+		_ = clock.Sleep(context.Background(), time.Second)
+	}
+	if w.Rate() != 10 {
+		t.Fatalf("after sustained 429s Rate() = %v, want the floor 10", w.Rate())
+	}
+	// At rate r, r accepted posts take a second and add RateIncrease: from
+	// 10 to 100 takes (100-10)/20 = 4.5 s of posts, sum of r over it ≈
+	// 4.5 * (10+100)/2 ≈ 250 posts.
+	n := 0
+	for prev := w.Rate(); w.Rate() < 100; n++ {
+		w.accepted()
+		if w.Rate() <= prev || w.Rate() > 100 {
+			t.Fatalf("after %d accepted posts: Rate() %v after %v", n+1, w.Rate(), prev)
+		}
+		prev = w.Rate()
+	}
+	if n < 200 || n > 300 {
+		t.Errorf("back to 100/s after %d accepted posts, want about 250", n)
+	}
+	w.accepted()
+	if w.Rate() != 100 {
+		t.Errorf("Rate() = %v past the most", w.Rate())
+	}
+}
+
+// gatewayPoster throttles posts beyond its own token bucket on the fake
+// clock, as API Gateway does past the account's rate.
+type gatewayPoster struct {
+	mu        sync.Mutex
+	clock     Clock
+	bucket    *rate.Limiter
+	delivered map[string]int
+	throttled int
+}
+
+func (p *gatewayPoster) Send(_ context.Context, id string, _ []byte) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.bucket.AllowN(p.clock.Now(), 1) {
+		p.throttled++
+		return fmt.Errorf("post to %s: %w", id, ErrThrottled)
+	}
+	p.delivered[id]++
+	return nil
+}
+
+// TestAdaptiveRateConvergesUnderThrottling posts to 600 connections at a
+// worker rate of 100/s through a gateway that takes 25/s: the adaptive
+// worker delivers to all and converges near 25/s with few 429s, where a
+// fixed rate gets several per post.
+func TestAdaptiveRateConvergesUnderThrottling(t *testing.T) {
+	var page []string
+	for i := range 600 {
+		page = append(page, fmt.Sprintf("c%03d", i))
+	}
+	pages := map[int][][]string{0: {page[:300], page[300:]}}
+	tests := []struct {
+		name          string
+		minRate       float64 // the floor; 100 keeps the rate fixed
+		wantThrottled func(n int) bool
+		wantRate      func(r float64) bool
+	}{
+		{
+			name:          "adaptive",
+			wantThrottled: func(n int) bool { return n < 100 },
+			wantRate:      func(r float64) bool { return r >= 12.5 && r <= 50 },
+		},
+		{
+			name:          "fixed rate",
+			minRate:       100,
+			wantThrottled: func(n int) bool { return n > 600 },
+			wantRate:      func(r float64) bool { return r == 100 },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, pages, Config{PostsPerSecond: 100, Burst: 1, MaxInFlight: 1, MinPostsPerSecond: tt.minRate, BaseBackoff: 20 * time.Millisecond})
+			p := &gatewayPoster{clock: h.clock, bucket: rate.NewLimiter(25, 1), delivered: map[string]int{}}
+			h.w.poster = p
+			start := h.clock.Now()
+			res, err := h.w.ProcessShard(context.Background(), testShard(0, 2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Counts != (Counts{Delivered: 600}) || len(p.delivered) != 600 {
+				t.Errorf("counts %+v, %d connections got the frame; want all 600", res.Counts, len(p.delivered))
+			}
+			took := h.clock.Now().Sub(start)
+			t.Logf("%s: %d throttled, rate at the end %.1f/s, %v for 600 posts", tt.name, p.throttled, h.w.Rate(), took)
+			if res.Throttled != p.throttled || !tt.wantThrottled(p.throttled) {
+				t.Errorf("%d throttled (result: %d)", p.throttled, res.Throttled)
+			}
+			if !tt.wantRate(h.w.Rate()) {
+				t.Errorf("rate at the end %v", h.w.Rate())
+			}
+			// Nothing can beat the gateway's 25/s.
+			if took < 23*time.Second {
+				t.Errorf("600 posts in %v, faster than the gateway allows", took)
+			}
+		})
 	}
 }
 

@@ -174,15 +174,23 @@ func (h *Handler) shard(ctx, workCtx context.Context, stop time.Time, log *slog.
 	case err == nil:
 		return true
 	case errors.Is(err, ErrStopped):
-		// Visible again at once, so another invocation resumes after the
-		// checkpoint instead of waiting out the visibility timeout. ctx
-		// may be past workCtx's end: the release gets its own second.
+		// Stopped between pages, or in a page still throttled at the stop
+		// time (that page is sent again). Visible again at once, so another
+		// invocation resumes after the checkpoint instead of waiting out
+		// the visibility timeout. ctx may be past workCtx's end: the
+		// release gets its own second.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		defer cancel()
 		if err := h.releaser.Release(rctx, rec.ReceiptHandle); err != nil {
 			log.WarnContext(ctx, "stopped shard not released; it resumes after the visibility timeout",
 				"segment", s.Segment, "error", err)
 		}
+		return false
+	case errors.Is(err, ErrStillThrottled):
+		// Not released: the visibility timeout is the long backoff that
+		// MaxAttempts short ones did not make room for.
+		log.WarnContext(ctx, "shard still throttled; it resumes after the visibility timeout",
+			"segment", s.Segment, "totalShards", s.TotalShards, "pages", res.Pages, "error", err)
 		return false
 	default:
 		log.ErrorContext(ctx, "shard failed", "segment", s.Segment, "totalShards", s.TotalShards,

@@ -229,3 +229,66 @@ func TestHandlerStopsBeforeDeadline(t *testing.T) {
 		t.Errorf("totals %+v, want %d delivered in 1 shard", got, len(ids))
 	}
 }
+
+// TestHandlerReleasesShardThrottledUntilStop checks that a shard whose post
+// is throttled until the stop time is released and reported failed with
+// the throttled page unsaved, and that the next invocation re-sends that
+// page only, delivers to everyone and reports each connection once.
+func TestHandlerReleasesShardThrottledUntilStop(t *testing.T) {
+	pages := map[int][][]string{0: {{"a", "b"}, {"c", "d"}, {"e"}}}
+	hh := newHandlerHarness(t, pages, noLimit(Config{MaxInFlight: 2}), SplitConfig{})
+	hh.poster.script = map[string][]error{"c": slices.Repeat([]error{ErrThrottled}, 10000)}
+	ev := events.SQSEvent{Records: []events.SQSMessage{record("shard", shardBody(t, 0, 1))}}
+	invoke := func() events.SQSEventResponse {
+		t.Helper()
+		// The deadline is 20 s away on both clocks; the margin is 5 s.
+		hh.clock.mu.Lock()
+		hh.clock.now = time.Now()
+		hh.clock.mu.Unlock()
+		ctx, cancel := context.WithDeadline(t.Context(), time.Now().Add(20*time.Second))
+		defer cancel()
+		resp, err := hh.h.Handle(ctx, ev)
+		if err != nil {
+			t.Fatalf("Handle: %v", err)
+		}
+		return resp
+	}
+
+	resp := invoke()
+	if diff := cmp.Diff([]string{"shard"}, failedIDs(resp)); diff != "" {
+		t.Fatalf("first invocation: failed (-want +got):\n%s", diff)
+	}
+	if !cmp.Equal(hh.queue.released, []string{"handle-shard"}) {
+		t.Errorf("released %v, want the stopped shard's handle", hh.queue.released)
+	}
+	if cp := hh.cps.m[cpKey{testJobID, 0}]; cp.Key != "p1" || cp.Counts != (Counts{Delivered: 2}) {
+		t.Fatalf("checkpoint %+v, want after page 1 only", cp)
+	}
+	hh.poster.mu.Lock()
+	throttled := hh.poster.attempts["c"]
+	hh.poster.script = nil // the throttling ends
+	hh.poster.mu.Unlock()
+	if throttled < 2 {
+		t.Errorf("c attempted %d times, want retries until the stop time", throttled)
+	}
+	if diff := cmp.Diff([]metrics.Shard{{Delivered: 2, PostThrottled: throttled}}, hh.metrics.shards); diff != "" {
+		t.Errorf("first Shard record (-want +got):\n%s", diff)
+	}
+
+	if resp := invoke(); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("second invocation: failed %v", failedIDs(resp))
+	}
+	for _, id := range []string{"a", "b", "c", "d", "e"} {
+		n := len(hh.poster.got[id])
+		if n == 0 || (n > 1 && id != "d") || n > 2 {
+			t.Errorf("%s got %d posts; want 1 (d, on the re-sent page, may get 2)", id, n)
+		}
+	}
+	want := Counts{Delivered: 5}
+	if got := hh.counters.totals[testJobID]; got.Counts != want || got.ShardsDone != 1 {
+		t.Errorf("totals %+v, want %+v in 1 shard", got, want)
+	}
+	if reports := hh.poster.got[testSender]; len(reports) != 1 || !strings.Contains(string(reports[0]), `"delivered":5,"stale":0,"failed":0`) {
+		t.Errorf("sender got %q, want one report of 5 delivered", reports)
+	}
+}

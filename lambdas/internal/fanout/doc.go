@@ -40,16 +40,36 @@
 //   - a gone connection (410 GoneException, an error matching reply.ErrGone)
 //     has its row deleted (Remover) and counts as stale;
 //   - a throttled post (429 / LimitExceededException, an error matching
-//     ErrThrottled) is retried with exponential backoff and full jitter, at
-//     most Config.MaxAttempts attempts in all, and counts as failed when
-//     they run out;
-//   - any other error counts as failed, without a retry (the Management
-//     API client makes one attempt per call, see
+//     ErrThrottled) is retried with exponential backoff and full jitter
+//     (Config.BaseBackoff doubling up to Config.MaxBackoff) for as long
+//     as it takes: it is never counted failed for being throttled. AWS
+//     documents 429 as the answer past the account's steady-state rate
+//     and burst, applied "on a best-effort basis", and that a client "can
+//     resubmit the failed requests in a way that is rate limiting"
+//     (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-request-throttling.html);
+//     nothing here depends on the limit's value. When a retry would be
+//     due at or after the shard's stop time (the handler's: the deadline
+//     minus HandlerConfig.Margin), the page is abandoned: not
+//     checkpointed, its counts dropped, ErrStopped returned, and the
+//     handler releases the record so that the next invocation sends that
+//     page again. A post throttled Config.MaxAttempts times in a row (a
+//     safety cap, 100 by default, for callers with no stop time) abandons
+//     its page the same way with ErrStillThrottled, and the record waits
+//     out its visibility timeout;
+//   - any other error counts as failed (Counts.Failed), without a retry
+//     (the Management API client makes one attempt per call, see
 //     fanoutaws.NewManagementClient, so that throttling is the worker's to
 //     handle);
 //   - every attempt, retries and the delivery report included, first takes
-//     a token from the worker's rate limiter (golang.org/x/time/rate):
-//     Config.PostsPerSecond with bursts of Config.Burst.
+//     a token from the worker's rate limiter (golang.org/x/time/rate),
+//     with bursts of Config.Burst, at an adaptive rate (Worker.Rate): a
+//     429 halves it, at most once per Config.CutInterval and not below
+//     Config.MinPostsPerSecond, and each post that is not throttled adds
+//     Config.RateIncrease/rate, i.e. Config.RateIncrease per second of
+//     accepted posts, up to Config.PostsPerSecond (AIMD). Under sustained
+//     throttling the worker so converges on the rate the account has
+//     left instead of spending it on retries. The Worker, and its rate,
+//     lives as long as the function's execution environment.
 //
 // After each page whose posts have all completed, the worker stores a
 // Checkpoint (the scan's next key and the counts so far) through
@@ -67,12 +87,13 @@
 // # At least once
 //
 // Delivery is at least once, never exactly once: a page that was in flight
-// when a worker died is sent again, a shard message can be delivered twice,
-// and the delivery report is posted again when the last shard's message is
-// redelivered. Every frame carries the message id, and clients drop a
-// frame whose (type, id) they have already seen. Counts are not inflated
-// by these repeats: a re-sent page is counted only by the run that
-// completes it, and Counters.Add applies once per (job, segment).
+// when a worker died, or that a worker abandoned because a post of it was
+// still throttled at its stop time, is sent again, a shard message can be
+// delivered twice, and the delivery report is posted again when the last
+// shard's message is redelivered. Every frame carries the message id, and
+// clients drop a frame whose (type, id) they have already seen. Counts are
+// not inflated by these repeats: a re-sent page is counted only by the run
+// that completes it, and Counters.Add applies once per (job, segment).
 //
 // Records of one event are processed concurrently (HandlerConfig.Concurrency)
 // by one Worker, whose in-flight bound and rate limiter they share.

@@ -68,19 +68,31 @@ func (h *Handler) store(table string, sh *shadow, key, item map[string]*minidyn.
 	return nil
 }
 
+// beginWrite routes a one-item write to its shard (rewriting *table to the
+// shard's name), takes the write lock, which the caller releases with
+// unlock, and applies the contains() fix to the write's condition against
+// the item's current value.
+func (h *Handler) beginWrite(ctx context.Context, table **string, av map[string]*minidyn.AttributeValue, isItem bool, c conditional) (sh *shadow, shard *string, unlock func(), err error) {
+	sh, shard, err = h.route(*table, av, isItem)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	*table = shard
+	h.writeMu.Lock()
+	if hasContains(*c.cond) {
+		fixContains(c, h.current(ctx, shard, sh, av))
+	}
+	return sh, shard, h.writeMu.Unlock, nil
+}
+
 func (h *Handler) putItem(ctx context.Context, in *minidyn.PutItemInput) (any, error) {
 	name := aws.ToString(in.TableName)
-	sh, shard, err := h.route(in.TableName, in.Item, true)
+	sh, shard, unlock, err := h.beginWrite(ctx, &in.TableName, in.Item, true,
+		conditional{cond: &in.ConditionExpression, names: in.ExpressionAttributeNames, values: &in.ExpressionAttributeValues})
 	if err != nil {
 		return nil, err
 	}
-	in.TableName = shard
-	h.writeMu.Lock()
-	defer h.writeMu.Unlock()
-	if hasContains(in.ConditionExpression) {
-		fixContains(conditional{cond: &in.ConditionExpression, names: in.ExpressionAttributeNames, values: &in.ExpressionAttributeValues},
-			h.current(ctx, shard, sh, in.Item))
-	}
+	defer unlock()
 	// minidyn returns the item written; DynamoDB returns the old one, and
 	// only when asked to (ReturnValues ALL_OLD).
 	var old map[string]*minidyn.AttributeValue
@@ -105,17 +117,12 @@ func (h *Handler) putItem(ctx context.Context, in *minidyn.PutItemInput) (any, e
 
 func (h *Handler) deleteItem(ctx context.Context, in *minidyn.DeleteItemInput) (any, error) {
 	name := aws.ToString(in.TableName)
-	sh, shard, err := h.route(in.TableName, in.Key, false)
+	sh, _, unlock, err := h.beginWrite(ctx, &in.TableName, in.Key, false,
+		conditional{cond: &in.ConditionExpression, names: in.ExpressionAttributeNames, values: &in.ExpressionAttributeValues})
 	if err != nil {
 		return nil, err
 	}
-	in.TableName = shard
-	h.writeMu.Lock()
-	defer h.writeMu.Unlock()
-	if hasContains(in.ConditionExpression) {
-		fixContains(conditional{cond: &in.ConditionExpression, names: in.ExpressionAttributeNames, values: &in.ExpressionAttributeValues},
-			h.current(ctx, shard, sh, in.Key))
-	}
+	defer unlock()
 	out, err := h.client.DeleteItem(ctx, in)
 	if err != nil {
 		return nil, err
@@ -125,17 +132,13 @@ func (h *Handler) deleteItem(ctx context.Context, in *minidyn.DeleteItemInput) (
 
 func (h *Handler) updateItem(ctx context.Context, in *minidyn.UpdateItemInput) (any, error) {
 	name := aws.ToString(in.TableName)
-	sh, shard, err := h.route(in.TableName, in.Key, false)
+	sh, _, unlock, err := h.beginWrite(ctx, &in.TableName, in.Key, false,
+		conditional{cond: &in.ConditionExpression, names: in.ExpressionAttributeNames, values: &in.ExpressionAttributeValues,
+			others: []string{aws.ToString(in.UpdateExpression)}})
 	if err != nil {
 		return nil, err
 	}
-	in.TableName = shard
-	h.writeMu.Lock()
-	defer h.writeMu.Unlock()
-	if hasContains(in.ConditionExpression) {
-		fixContains(conditional{cond: &in.ConditionExpression, names: in.ExpressionAttributeNames, values: &in.ExpressionAttributeValues,
-			others: []string{aws.ToString(in.UpdateExpression)}}, h.current(ctx, shard, sh, in.Key))
-	}
+	defer unlock()
 	out, err := h.client.UpdateItem(ctx, in)
 	if err != nil {
 		return nil, err

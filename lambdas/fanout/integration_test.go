@@ -131,7 +131,10 @@ func TestIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Worker.PostsPerSecond = 100_000 // keep the test fast
-	h := newHandler(awsCfg, cfg, metrics.Nop{}, slog.New(slog.DiscardHandler))
+	h, err := newHandler(awsCfg, cfg, metrics.Nop{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	frame := []byte(`{"type":"message","id":"m1","from":"alice","message":"hi","sentAt":"2026-01-01T00:00:00Z"}`)
 	body, err := fanout.EncodeJob("m1", sender, frame)

@@ -42,6 +42,7 @@ func run() error {
 	realMax := flag.Int("real", 10000, "most real WebSocket recipients; past it, recipients are virtual")
 	latency := flag.Duration("post-latency", 20*time.Millisecond, "injected latency per @connections call in the loaded runs")
 	throttle := flag.Float64("post-rate", 0, "429 rate limit (requests/s) of the @connections endpoint in the loaded runs; 0: per size, half the least of the unloaded run's deliveries/s, the workers' rates together and what the workers a broadcast of that size keeps busy post under the latency (MAX_IN_FLIGHT each)")
+	unloadedOnly := flag.Bool("unloaded-only", false, "skip the loaded (latency and 429) broadcast runs: a quicker measurement of the machine")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process (gateway, DynamoDB, SQS; not the functions) to this file")
 	clients := flag.Bool("clients", false, "internal: run as the client process of the broadcast runs")
 	flag.Parse()
@@ -112,7 +113,11 @@ func run() error {
 	}
 	fmt.Printf("\nfan-out workers: %d at most (MaximumConcurrency), %.0f posts/s each, %.0f/s together, %d posts in flight each\n",
 		w.workers, w.perWorker, w.perWorker*float64(w.workers), w.maxInFlight)
-	return runBroadcasts(ctx, srv, sizes, *realMax, []postLoad{{name: "none"}, loaded}, w)
+	loads := []postLoad{{name: "none"}, loaded}
+	if *unloadedOnly {
+		loads = loads[:1]
+	}
+	return runBroadcasts(ctx, srv, sizes, *realMax, loads, w)
 }
 
 // roundTripRuns compares the local run's round trip with the echo server's.

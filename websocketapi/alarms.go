@@ -164,7 +164,7 @@ func (b *builder) addAlarms() {
 	add("MessagePostFailed", b.emfMetric(contract.MetricPostFailed, contract.FunctionMessage, s.PostFailed), s.PostFailed,
 		"Posts to connections that failed other than with 410 Gone.")
 	add("FanoutPostFailed", b.emfMetric(contract.MetricPostFailed, contract.FunctionFanOut, s.PostFailed), s.PostFailed,
-		"Broadcast posts to connections that failed other than with 410 Gone (throttling retries exhausted, say).")
+		"Broadcast posts to connections that failed other than with 410 Gone or 429 (a 403 from a grant that does not match the stage, a 5xx).")
 	add("FanOutDeadLetters", b.fanOut.deadLetter.MetricApproximateNumberOfMessagesVisible(b.metricOptions("Maximum", s.FanOutDeadLetters)),
 		s.FanOutDeadLetters, "Broadcast jobs or shards failed MaxReceiveCount times and wait in the fan-out dead-letter queue: some connections missed a broadcast.")
 	add("AuthorizerRefusals", b.emfMetric(contract.MetricAuthRefused, contract.FunctionAuthorizer, s.AuthRefused), s.AuthRefused,

@@ -175,16 +175,23 @@ func (h *Handler) shard(ctx, workCtx context.Context, stop time.Time, log *slog.
 		return true
 	case errors.Is(err, ErrStopped):
 		// Stopped between pages, or in a page still throttled at the stop
-		// time (that page is sent again). Visible again at once, so another
-		// invocation resumes after the checkpoint instead of waiting out
-		// the visibility timeout. ctx may be past workCtx's end: the
-		// release gets its own second.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		defer cancel()
-		if err := h.releaser.Release(rctx, rec.ReceiptHandle); err != nil {
-			log.WarnContext(ctx, "stopped shard not released; it resumes after the visibility timeout",
+		// time (that page is sent again). ctx may be past workCtx's end:
+		// the hand-over gets its own seconds.
+		if progressed(res, err) {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handOverTimeout)
+			err := h.splitter.Continue(cctx, s)
+			cancel()
+			if err == nil {
+				// The new message starts at receive count 0; this one is
+				// reported done, and the event source mapping deletes it.
+				log.InfoContext(ctx, "stopped shard continues in a new message",
+					"segment", s.Segment, "totalShards", s.TotalShards, "pages", res.Pages)
+				return true
+			}
+			log.WarnContext(ctx, "stopped shard not continued in a new message; released instead",
 				"segment", s.Segment, "error", err)
 		}
+		h.release(ctx, log, rec, s)
 		return false
 	case errors.Is(err, ErrStillThrottled):
 		// Not released: the visibility timeout is the long backoff that
@@ -196,5 +203,33 @@ func (h *Handler) shard(ctx, workCtx context.Context, stop time.Time, log *slog.
 		log.ErrorContext(ctx, "shard failed", "segment", s.Segment, "totalShards", s.TotalShards,
 			"pages", res.Pages, "error", err)
 		return false
+	}
+}
+
+// handOverTimeout bounds each of the calls that hand a stopped shard over
+// (Continue, then Release), which run after workCtx may have ended.
+const handOverTimeout = time.Second
+
+// progressed reports whether a shard stopped with ErrStopped is to be
+// continued in a new message: it checkpointed a page in this invocation,
+// or it stopped between pages because its stop time came (a planned stop,
+// e.g. a record that waited for a slot until then). One that stopped
+// throttled with no page done is released instead, so that a shard that
+// cannot progress is received again and again and reaches the dead-letter
+// queue after maxReceiveCount receives.
+func progressed(res Result, err error) bool {
+	return res.Pages > 0 || !errors.Is(err, ErrThrottled)
+}
+
+// release makes the record visible again at once and leaves it reported
+// failed, so another invocation resumes it after the checkpoint instead of
+// waiting out the visibility timeout; the receive counts toward
+// maxReceiveCount.
+func (h *Handler) release(ctx context.Context, log *slog.Logger, rec events.SQSMessage, s Shard) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handOverTimeout)
+	defer cancel()
+	if err := h.releaser.Release(rctx, rec.ReceiptHandle); err != nil {
+		log.WarnContext(ctx, "stopped shard not released; it resumes after the visibility timeout",
+			"segment", s.Segment, "error", err)
 	}
 }

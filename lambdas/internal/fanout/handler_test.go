@@ -171,54 +171,246 @@ func TestHandlerOneSegmentInline(t *testing.T) {
 	}
 }
 
-// TestHandlerStopsBeforeDeadline checks that a shard stops between pages
-// before the deadline, is released and reported failed, and that the next
-// invocation resumes it without sending any page twice.
-func TestHandlerStopsBeforeDeadline(t *testing.T) {
+// invoke runs the handler on recs with a deadline 20 s away on both
+// clocks (the margin is 5 s: shards stop 15 s in, on the fake clock).
+func (hh *handlerHarness) invoke(t *testing.T, recs ...events.SQSMessage) events.SQSEventResponse {
+	t.Helper()
+	hh.clock.mu.Lock()
+	hh.clock.now = time.Now()
+	hh.clock.mu.Unlock()
+	ctx, cancel := context.WithDeadline(t.Context(), time.Now().Add(20*time.Second))
+	defer cancel()
+	resp, err := hh.h.Handle(ctx, events.SQSEvent{Records: recs})
+	if err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	return resp
+}
+
+// sentSince returns the fan-out queue's messages from the n-th on.
+func (hh *handlerHarness) sentSince(n int) [][]byte {
+	hh.queue.mu.Lock()
+	defer hh.queue.mu.Unlock()
+	return slices.Clone(hh.queue.sent[n:])
+}
+
+// drive invokes the handler with recs, then as the event source mapping
+// would: with the continuations each invocation sent (new messages) and
+// the records it reported failed (received again), until none is left or
+// most invocations were made. It returns how many were made.
+func (hh *handlerHarness) drive(t *testing.T, most int, recs ...events.SQSMessage) int {
+	t.Helper()
+	n := 0
+	for ; len(recs) > 0; n++ {
+		if n == most {
+			t.Fatalf("records left after %d invocations: %d", most, len(recs))
+		}
+		sent := len(hh.sentSince(0))
+		resp := hh.invoke(t, recs...)
+		failed := failedIDs(resp)
+		var next []events.SQSMessage
+		for _, r := range recs {
+			if slices.Contains(failed, r.MessageId) {
+				next = append(next, r)
+			}
+		}
+		for i, b := range hh.sentSince(sent) {
+			next = append(next, record(fmt.Sprintf("cont%d-%d", n, i), string(b)))
+		}
+		recs = next
+	}
+	return n
+}
+
+// pagesOf returns count pages of two connections each, and their ids.
+func pagesOf(count int) ([][]string, []string) {
+	var pages [][]string
 	var ids []string
-	var pageList [][]string
-	for p := range 10 {
+	for p := range count {
 		page := []string{fmt.Sprintf("c%d-0", p), fmt.Sprintf("c%d-1", p)}
 		ids = append(ids, page...)
-		pageList = append(pageList, page)
+		pages = append(pages, page)
 	}
-	// One post a second on the fake clock: a page takes two seconds.
-	hh := newHandlerHarness(t, map[int][][]string{0: pageList}, Config{PostsPerSecond: 1, Burst: 1}, SplitConfig{})
-	ev := events.SQSEvent{Records: []events.SQSMessage{record("shard", shardBody(t, 0, 1))}}
+	return pages, ids
+}
 
-	invoke := func() events.SQSEventResponse {
-		t.Helper()
-		// The deadline is 20 s away on both clocks; the margin is 5 s.
-		hh.clock.mu.Lock()
-		hh.clock.now = time.Now()
-		hh.clock.mu.Unlock()
-		ctx, cancel := context.WithDeadline(t.Context(), time.Now().Add(20*time.Second))
-		defer cancel()
-		resp, err := hh.h.Handle(ctx, ev)
-		if err != nil {
-			t.Fatalf("Handle: %v", err)
-		}
-		return resp
+// TestHandlerStoppedShard checks what happens to a shard stopped before
+// the deadline: with progress in this invocation it continues in a new
+// message (the record is done, not released); without, or when the new
+// message cannot be sent, the record is released and reported failed.
+// Then the rest of the broadcast is driven to its end: every connection
+// gets the frame (once, but for a page abandoned while throttled) and the
+// sender one delivery report.
+func TestHandlerStoppedShard(t *testing.T) {
+	tenPages, tenIDs := pagesOf(10)
+	// One post a second on the fake clock: a page takes two seconds and
+	// the shard stops part way through its ten.
+	slow := Config{PostsPerSecond: 1, Burst: 1}
+	throttled := slices.Repeat([]error{ErrThrottled}, 10000)
+	tests := []struct {
+		name       string
+		pages      [][]string
+		ids        []string
+		cfg        Config
+		script     map[string][]error
+		sendFails  bool // the continuation's sends all fail
+		wantFailed bool // released and reported failed, else continued
+		wantCP     Checkpoint
+		wantPartCP bool     // a checkpoint part way, not wantCP
+		resent     []string // may get the frame twice
+	}{
+		{
+			name: "stopped between pages after some", pages: tenPages, ids: tenIDs, cfg: slow,
+			wantPartCP: true,
+		},
+		{
+			name:  "throttled after a page",
+			pages: [][]string{{"a", "b"}, {"c", "d"}, {"e"}}, ids: []string{"a", "b", "c", "d", "e"},
+			cfg: noLimit(Config{MaxInFlight: 2}), script: map[string][]error{"c": throttled},
+			wantCP: Checkpoint{Key: "p1", Counts: Counts{Delivered: 2}}, resent: []string{"d"},
+		},
+		{
+			name:  "throttled on its first page",
+			pages: [][]string{{"a", "b"}, {"c", "d"}, {"e"}}, ids: []string{"a", "b", "c", "d", "e"},
+			cfg: noLimit(Config{MaxInFlight: 2}), script: map[string][]error{"a": throttled},
+			wantFailed: true, resent: []string{"b"},
+		},
+		{
+			name: "continuation not sent", pages: tenPages, ids: tenIDs, cfg: slow,
+			sendFails: true, wantFailed: true, wantPartCP: true,
+		},
 	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hh := newHandlerHarness(t, map[int][][]string{0: tt.pages}, tt.cfg, SplitConfig{})
+			hh.poster.script = tt.script
+			body := shardBody(t, 0, 1)
+			if tt.sendFails {
+				hh.queue.failFirst = map[string]int{body: -1}
+			}
+			rec := record("shard", body)
 
-	resp := invoke()
-	if diff := cmp.Diff([]string{"shard"}, failedIDs(resp)); diff != "" {
-		t.Fatalf("first invocation: failed (-want +got):\n%s", diff)
-	}
-	if !cmp.Equal(hh.queue.released, []string{"handle-shard"}) {
-		t.Errorf("released %v, want the stopped shard's handle", hh.queue.released)
-	}
-	cp := hh.cps.m[cpKey{testJobID, 0}]
-	if cp.Finished || cp.Key == "" || cp.Counts.Delivered == 0 || cp.Counts.Delivered == len(ids) {
-		t.Fatalf("checkpoint after the stop %+v, want part of the segment", cp)
-	}
-	if hh.counters.totals[testJobID].ShardsDone != 0 {
-		t.Errorf("counts added for a stopped shard")
-	}
+			resp := hh.invoke(t, rec)
+			var wantFailed []string
+			var wantReleased []string
+			var wantSent [][]byte
+			if tt.wantFailed {
+				wantFailed, wantReleased = []string{"shard"}, []string{"handle-shard"}
+			} else {
+				wantSent = [][]byte{[]byte(body)}
+			}
+			if diff := cmp.Diff(wantFailed, failedIDs(resp)); diff != "" {
+				t.Errorf("failed records (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(wantReleased, hh.queue.released); diff != "" {
+				t.Errorf("released (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(wantSent, hh.queue.sent); diff != "" {
+				t.Errorf("continuations sent (-want +got):\n%s", diff)
+			}
+			if tt.sendFails && len(hh.queue.calls) != DefaultSendAttempts {
+				t.Errorf("%d sends of the continuation, want %d", len(hh.queue.calls), DefaultSendAttempts)
+			}
+			cp := hh.cps.m[cpKey{testJobID, 0}]
+			if tt.wantPartCP {
+				if cp.Finished || cp.Key == "" || cp.Counts.Delivered == 0 || cp.Counts.Delivered == len(tt.ids) {
+					t.Errorf("checkpoint after the stop %+v, want part of the segment", cp)
+				}
+			} else if cp != tt.wantCP {
+				t.Errorf("checkpoint after the stop %+v, want %+v", cp, tt.wantCP)
+			}
+			if hh.counters.totals[testJobID].ShardsDone != 0 {
+				t.Errorf("counts added for a stopped shard")
+			}
 
-	resp = invoke()
-	if len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("second invocation: failed %v", failedIDs(resp))
+			// The throttling ends, the queue works: the rest as SQS would.
+			hh.poster.mu.Lock()
+			hh.poster.script = nil
+			hh.poster.mu.Unlock()
+			hh.queue.mu.Lock()
+			hh.queue.failFirst = nil
+			hh.queue.mu.Unlock()
+			var next []events.SQSMessage
+			if tt.wantFailed {
+				next = append(next, rec)
+			}
+			for i, b := range hh.sentSince(0) {
+				next = append(next, record(fmt.Sprintf("cont-%d", i), string(b)))
+			}
+			hh.drive(t, 10, next...)
+			for _, id := range tt.ids {
+				n := len(hh.poster.got[id])
+				if n == 0 || n > 2 || (n == 2 && !slices.Contains(tt.resent, id)) {
+					t.Errorf("%s got %d posts; want 1 (2 for %v, on a page re-sent)", id, n, tt.resent)
+				}
+			}
+			want := Counts{Delivered: len(tt.ids)}
+			if got := hh.counters.totals[testJobID]; got.Counts != want || got.ShardsDone != 1 {
+				t.Errorf("totals %+v, want %+v in 1 shard", got, want)
+			}
+			report := fmt.Sprintf(`"delivered":%d,"stale":0,"failed":0`, len(tt.ids))
+			if reports := hh.poster.got[testSender]; len(reports) != 1 || !strings.Contains(string(reports[0]), report) {
+				t.Errorf("sender got %q, want one report of %s", reports, report)
+			}
+		})
+	}
+}
+
+// TestHandlerPlannedStopWithoutPage checks that a record that waited for a
+// slot until the stop time, and so stopped before its first page, is
+// continued too: it did not fail to progress, it had no time.
+func TestHandlerPlannedStopWithoutPage(t *testing.T) {
+	pages, _ := pagesOf(10)
+	hh := newHandlerHarness(t, map[int][][]string{0: pages, 1: {{"x"}}}, Config{PostsPerSecond: 1, Burst: 1}, SplitConfig{})
+	hh.h.cfg.Concurrency = 1 // shard 1 starts once shard 0 has stopped
+	resp := hh.invoke(t, record("shard0", shardBody(t, 0, 2)), record("shard1", shardBody(t, 1, 2)))
+	if len(resp.BatchItemFailures) != 0 || len(hh.queue.released) != 0 {
+		t.Errorf("failed %v, released %v; want both continued", failedIDs(resp), hh.queue.released)
+	}
+	want := [][]byte{[]byte(shardBody(t, 0, 2)), []byte(shardBody(t, 1, 2))}
+	if diff := cmp.Diff(want, hh.queue.sent); diff != "" {
+		t.Errorf("continuations (-want +got):\n%s", diff)
+	}
+	if _, found := hh.cps.m[cpKey{testJobID, 1}]; found || len(hh.poster.got["x"]) != 0 {
+		t.Errorf("shard 1 did a page after the stop time")
+	}
+}
+
+// slowPager takes d on the fake clock for each page.
+type slowPager struct {
+	*fakePager
+	clock *fakeClock
+	d     time.Duration
+}
+
+func (p slowPager) Page(ctx context.Context, segment, total int, startKey string) ([]string, string, error) {
+	if err := p.clock.Sleep(ctx, p.d); err != nil {
+		return nil, "", err
+	}
+	return p.fakePager.Page(ctx, segment, total, startKey)
+}
+
+// TestHandlerLongShardContinues checks that a shard needing 8 invocations,
+// more than the default maxReceiveCount of 5, is handed over in new
+// messages, never released or failed, and completes with every connection
+// posted to once and one delivery report. It starts as a one-segment job
+// (processed inline, continued as a shard message).
+func TestHandlerLongShardContinues(t *testing.T) {
+	// A page takes 4 s on the fake clock and shards stop 15 s in: 4 pages
+	// an invocation, 32 pages in 8.
+	pages, ids := pagesOf(32)
+	hh := newHandlerHarness(t, nil, noLimit(Config{}), SplitConfig{})
+	pager := slowPager{fakePager: &fakePager{pages: map[int][][]string{0: pages}}, clock: hh.clock, d: 4 * time.Second}
+	hh.h.worker = New(pager, hh.poster, hh.remover, hh.cps, hh.counters, noLimit(Config{}), WithClock(hh.clock), WithRand(hh.rand.n))
+
+	if n := hh.drive(t, 20, record("job", jobBody(t))); n != 8 {
+		t.Errorf("%d invocations, want 8", n)
+	}
+	if len(hh.queue.released) != 0 {
+		t.Errorf("released %v; a progressing shard is continued", hh.queue.released)
+	}
+	if n := len(hh.sentSince(0)); n != 7 {
+		t.Errorf("%d continuations, want 7", n)
 	}
 	for _, id := range ids {
 		if n := len(hh.poster.got[id]); n != 1 {
@@ -228,67 +420,8 @@ func TestHandlerStopsBeforeDeadline(t *testing.T) {
 	if got := hh.counters.totals[testJobID]; got.Delivered != len(ids) || got.ShardsDone != 1 {
 		t.Errorf("totals %+v, want %d delivered in 1 shard", got, len(ids))
 	}
-}
-
-// TestHandlerReleasesShardThrottledUntilStop checks that a shard whose post
-// is throttled until the stop time is released and reported failed with
-// the throttled page unsaved, and that the next invocation re-sends that
-// page only, delivers to everyone and reports each connection once.
-func TestHandlerReleasesShardThrottledUntilStop(t *testing.T) {
-	pages := map[int][][]string{0: {{"a", "b"}, {"c", "d"}, {"e"}}}
-	hh := newHandlerHarness(t, pages, noLimit(Config{MaxInFlight: 2}), SplitConfig{})
-	hh.poster.script = map[string][]error{"c": slices.Repeat([]error{ErrThrottled}, 10000)}
-	ev := events.SQSEvent{Records: []events.SQSMessage{record("shard", shardBody(t, 0, 1))}}
-	invoke := func() events.SQSEventResponse {
-		t.Helper()
-		// The deadline is 20 s away on both clocks; the margin is 5 s.
-		hh.clock.mu.Lock()
-		hh.clock.now = time.Now()
-		hh.clock.mu.Unlock()
-		ctx, cancel := context.WithDeadline(t.Context(), time.Now().Add(20*time.Second))
-		defer cancel()
-		resp, err := hh.h.Handle(ctx, ev)
-		if err != nil {
-			t.Fatalf("Handle: %v", err)
-		}
-		return resp
-	}
-
-	resp := invoke()
-	if diff := cmp.Diff([]string{"shard"}, failedIDs(resp)); diff != "" {
-		t.Fatalf("first invocation: failed (-want +got):\n%s", diff)
-	}
-	if !cmp.Equal(hh.queue.released, []string{"handle-shard"}) {
-		t.Errorf("released %v, want the stopped shard's handle", hh.queue.released)
-	}
-	if cp := hh.cps.m[cpKey{testJobID, 0}]; cp.Key != "p1" || cp.Counts != (Counts{Delivered: 2}) {
-		t.Fatalf("checkpoint %+v, want after page 1 only", cp)
-	}
-	hh.poster.mu.Lock()
-	throttled := hh.poster.attempts["c"]
-	hh.poster.script = nil // the throttling ends
-	hh.poster.mu.Unlock()
-	if throttled < 2 {
-		t.Errorf("c attempted %d times, want retries until the stop time", throttled)
-	}
-	if diff := cmp.Diff([]metrics.Shard{{Delivered: 2, PostThrottled: throttled}}, hh.metrics.shards); diff != "" {
-		t.Errorf("first Shard record (-want +got):\n%s", diff)
-	}
-
-	if resp := invoke(); len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("second invocation: failed %v", failedIDs(resp))
-	}
-	for _, id := range []string{"a", "b", "c", "d", "e"} {
-		n := len(hh.poster.got[id])
-		if n == 0 || (n > 1 && id != "d") || n > 2 {
-			t.Errorf("%s got %d posts; want 1 (d, on the re-sent page, may get 2)", id, n)
-		}
-	}
-	want := Counts{Delivered: 5}
-	if got := hh.counters.totals[testJobID]; got.Counts != want || got.ShardsDone != 1 {
-		t.Errorf("totals %+v, want %+v in 1 shard", got, want)
-	}
-	if reports := hh.poster.got[testSender]; len(reports) != 1 || !strings.Contains(string(reports[0]), `"delivered":5,"stale":0,"failed":0`) {
-		t.Errorf("sender got %q, want one report of 5 delivered", reports)
+	report := fmt.Sprintf(`"delivered":%d,"stale":0,"failed":0`, len(ids))
+	if reports := hh.poster.got[testSender]; len(reports) != 1 || !strings.Contains(string(reports[0]), report) {
+		t.Errorf("sender got %q, want one report of %s", reports, report)
 	}
 }

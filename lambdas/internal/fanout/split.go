@@ -147,6 +147,22 @@ func (s *Splitter) Enqueue(ctx context.Context, j Job) error {
 	return nil
 }
 
+// Continue sends s again as a new message on the fan-out queue, retrying
+// up to SendAttempts calls, so that a shard stopped before the function's
+// deadline after making progress resumes with a receive count of 0 (see
+// the package doc). An error means it was not sent: the caller releases
+// the old message instead.
+func (s *Splitter) Continue(ctx context.Context, sh Shard) error {
+	b, err := EncodeShard(sh)
+	if err != nil {
+		return err
+	}
+	if err := s.sendBatch(ctx, [][]byte{b}); err != nil {
+		return fmt.Errorf("continue shard %s/%d: %w", sh.ID, sh.Segment, err)
+	}
+	return nil
+}
+
 // sendBatch sends one batch, resending its failed entries up to
 // SendAttempts calls in all.
 func (s *Splitter) sendBatch(ctx context.Context, batch [][]byte) error {

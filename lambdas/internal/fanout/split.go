@@ -147,7 +147,7 @@ func (s *Splitter) Enqueue(ctx context.Context, j Job) error {
 	return nil
 }
 
-// Continue sends s again as a new message on the fan-out queue, retrying
+// Continue sends sh again as a new message on the fan-out queue, retrying
 // up to SendAttempts calls, so that a shard stopped before the function's
 // deadline after making progress resumes with a receive count of 0 (see
 // the package doc). An error means it was not sent: the caller releases

@@ -5,6 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -158,7 +163,14 @@ func runBroadcasts(ctx context.Context, srv *localrun.Server, sizes []int, realM
 				printedHeader = true
 			}
 			srv.Gateway().SetPostLoad(l.latency, l.rate, l.burst)
+			stopProfile := func() {}
+			if broadcastProfile != "" && l.latency == 0 && l.rate == 0 && size == sizes[len(sizes)-1] {
+				stopProfile = startProfile(broadcastProfile)
+			}
+			cpuBefore := treeCPU()
 			r, err := s.broadcastOnce(ctx)
+			cpuAfter := treeCPU()
+			stopProfile()
 			srv.Gateway().SetPostLoad(0, 0, 0)
 			if err != nil {
 				fmt.Printf("%-8d %-9s error: %v\n", size, l.name, err)
@@ -166,6 +178,7 @@ func runBroadcasts(ctx context.Context, srv *localrun.Server, sizes []int, realM
 				continue
 			}
 			r.print(size, l.name)
+			printCPU(cpuBefore, cpuAfter, r.delivered)
 			prev = &r
 		}
 	}
@@ -177,6 +190,54 @@ func describeLoad(l postLoad) string {
 		return "no injected latency, no @connections rate limit"
 	}
 	return fmt.Sprintf("%v per @connections call, 429 LimitExceededException past %.0f requests/s (burst %d)", l.latency, l.rate, l.burst)
+}
+
+// broadcastProfile is the -broadcast-cpuprofile flag.
+var broadcastProfile string
+
+// startProfile starts a CPU profile to path, and returns what stops it;
+// a failure is printed, not fatal.
+func startProfile(path string) (stop func()) {
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Printf("  cpu profile: %v\n", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Printf("  cpu profile: %v\n", err)
+		_ = f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}
+}
+
+// printCPU says what CPU time each part used per delivery during a run
+// (Linux only), and the deliveries per second the machine's cores would
+// allow at that cost if the run had them all: the machine is shared, so
+// the load average is printed too.
+func printCPU(before, after map[string]time.Duration, delivered int) {
+	if after == nil || delivered == 0 {
+		return
+	}
+	var parts []string
+	var total time.Duration
+	for _, k := range slices.Sorted(maps.Keys(after)) {
+		d := after[k] - before[k]
+		if d <= 0 {
+			continue
+		}
+		total += d
+		parts = append(parts, fmt.Sprintf("%s %.0fµs", k, float64(d.Microseconds())/float64(delivered)))
+	}
+	if total == 0 {
+		return
+	}
+	perDelivery := float64(total.Microseconds()) / float64(delivered)
+	fmt.Printf("%-18s CPU per delivery: %s; %.0fµs in all, so %d cores allow at most %.0f/s (load average %s)\n", "",
+		strings.Join(parts, ", "), perDelivery, runtime.NumCPU(), float64(runtime.NumCPU())*1e6/perDelivery, loadAverage())
 }
 
 // rate is the run's deliveries per second.

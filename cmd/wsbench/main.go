@@ -43,6 +43,7 @@ func run() error {
 	latency := flag.Duration("post-latency", 20*time.Millisecond, "injected latency per @connections call in the loaded runs")
 	throttle := flag.Float64("post-rate", 0, "429 rate limit (requests/s) of the @connections endpoint in the loaded runs; 0: per size, half the least of the unloaded run's deliveries/s, the workers' rates together and what the workers a broadcast of that size keeps busy post under the latency (MAX_IN_FLIGHT each)")
 	unloadedOnly := flag.Bool("unloaded-only", false, "skip the loaded (latency and 429) broadcast runs: a quicker measurement of the machine")
+	flag.StringVar(&broadcastProfile, "broadcast-cpuprofile", "", "write a CPU profile of this process during the last unloaded broadcast run only (the gateway's, DynamoDB's and SQS's share of a broadcast) to this file")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process (gateway, DynamoDB, SQS; not the functions) to this file")
 	clients := flag.Bool("clients", false, "internal: run as the client process of the broadcast runs")
 	flag.Parse()

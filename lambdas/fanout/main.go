@@ -29,6 +29,7 @@ func main() {
 }
 
 func setup(ctx context.Context, log *slog.Logger) (*fanout.Handler, error) {
+	startCPUProfiles(log)
 	cfg, err := fanout.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		return nil, err

@@ -17,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"sync"
@@ -48,13 +47,6 @@ func run() error {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process (gateway, DynamoDB, SQS; not the functions) to this file")
 	clients := flag.Bool("clients", false, "internal: run as the client process of the broadcast runs")
 	flag.Parse()
-	if os.Getenv("GOGC") == "" {
-		// This process is the whole local cloud (gateway, DynamoDB, SQS,
-		// event source mappings) plus the benchmark: at the default GOGC
-		// the collector took about a sixth of its CPU during a broadcast.
-		// Memory is not what a benchmark run is short of; GOGC overrides.
-		debug.SetGCPercent(400)
-	}
 	if *clients {
 		return runClients(os.Stdin, os.Stdout)
 	}

@@ -17,9 +17,11 @@
 // same 2 cores, so posts/s are inversely the sum of their CPU per post),
 // three runs each: Poster 8,453 / 9,032 / 8,959 posts/s, 427 allocations
 // and 36.5 KB per post; SignedPoster 16,952 / 16,839 / 16,734 posts/s, 198
-// allocations and 16.3 KB. In a Lambda function the CPU share is
-// proportional to memory (a 512 MB worker has well under one vCPU), so
-// the client's CPU per post is what bounds a worker's posts per second;
+// allocations and 16.3 KB. Lambda "allocates CPU power in proportion to
+// the amount of memory configured", one vCPU at 1,769 MB
+// (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html):
+// a 512 MB worker has well under one vCPU, so the client's CPU per post is
+// what bounds a worker's posts per second;
 // the fanout function uses SignedPoster. In the local end-to-end
 // benchmark (make bench) the two gave the same deliveries/s (6,937 and
 // 6,880 at 100k): there the machine's limit is the loopback TCP and the

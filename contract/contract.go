@@ -153,6 +153,10 @@ const (
 	EnvWorkerPostBurst       = "WORKER_POST_BURST"       // fanout
 	EnvJobTTL                = "JOB_TTL_SECONDS"         // fanout: how long job items live
 	EnvFanOutPageSize        = "FANOUT_PAGE_SIZE"        // fanout: Scan Limit per page
+	// EnvFanOutCPUProfile is never set by the stack: a local benchmark
+	// sets it (a path prefix) to have the fanout function write CPU
+	// profiles of itself.
+	EnvFanOutCPUProfile = "WSAPI_FANOUT_CPU_PROFILE"
 
 	// Attribute names of the jobs table. One partition key, no sort key:
 	// a job's totals item has key "<job id>", a shard's checkpoint item

@@ -6,18 +6,18 @@ import (
 	"os"
 	"runtime/pprof"
 	"time"
+
+	"wsapi/contract"
 )
 
-// envCPUProfile, when set (local benchmarks only: the stack never sets
-// it), is a path prefix: the function writes a CPU profile of itself every
+// contract.EnvFanOutCPUProfile, when set (local benchmarks only: the
+// stack never sets it), is a path prefix: the function writes a CPU profile of itself every
 // profileEvery to <prefix>-<pid>-<n>.prof, because a Lambda instance is
 // stopped without notice and a profile written at exit would be lost.
-const envCPUProfile = "WSAPI_FANOUT_CPU_PROFILE"
-
 const profileEvery = 10 * time.Second
 
 func startCPUProfiles(log *slog.Logger) {
-	prefix := os.Getenv(envCPUProfile)
+	prefix := os.Getenv(contract.EnvFanOutCPUProfile)
 	if prefix == "" {
 		return
 	}

@@ -178,7 +178,7 @@ func runBroadcasts(ctx context.Context, srv *localrun.Server, sizes []int, realM
 				continue
 			}
 			r.print(size, l.name)
-			printCPU(cpuBefore, cpuAfter, r.delivered)
+			printCPU(cpuBefore, cpuAfter, r.delivered, l.latency == 0 && l.rate == 0)
 			prev = &r
 		}
 	}
@@ -218,7 +218,7 @@ func startProfile(path string) (stop func()) {
 // (Linux only), and the deliveries per second the machine's cores would
 // allow at that cost if the run had them all: the machine is shared, so
 // the load average is printed too.
-func printCPU(before, after map[string]time.Duration, delivered int) {
+func printCPU(before, after map[string]time.Duration, delivered int, unloaded bool) {
 	if after == nil || delivered == 0 {
 		return
 	}
@@ -236,6 +236,12 @@ func printCPU(before, after map[string]time.Duration, delivered int) {
 		return
 	}
 	perDelivery := float64(total.Microseconds()) / float64(delivered)
+	if !unloaded {
+		// Retries and waiting under the injected load: no ceiling to read.
+		fmt.Printf("%-18s CPU per delivery, 429 retries included: %s; %.0fµs in all (load average %s)\n", "",
+			strings.Join(parts, ", "), perDelivery, loadAverage())
+		return
+	}
 	fmt.Printf("%-18s CPU per delivery: %s; %.0fµs in all, so %d cores allow at most %.0f/s (load average %s)\n", "",
 		strings.Join(parts, ", "), perDelivery, runtime.NumCPU(), float64(runtime.NumCPU())*1e6/perDelivery, loadAverage())
 }

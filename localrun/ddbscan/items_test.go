@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -233,4 +234,84 @@ func TestQuery(t *testing.T) {
 			t.Errorf("items %v, want row 42", out.Items)
 		}
 	})
+}
+
+// TestQueryIndexFollowsWrites checks that a query on the global index sees
+// every write that moves an item in or out of a partition of the index:
+// puts, a principal changed by UpdateItem or by a replacing PutItem, a
+// row without the index's key (not in the sparse index), deletes, and a
+// batch write.
+func TestQueryIndexFollowsWrites(t *testing.T) {
+	ctx := context.Background()
+	c := newClient(t)
+	principal := func(p string) []string {
+		t.Helper()
+		in := &dynamodb.QueryInput{
+			TableName: aws.String(table), IndexName: aws.String(index),
+			KeyConditionExpression:    aws.String("principalId = :p"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: p}},
+		}
+		var ids []string
+		for {
+			out, err := c.Query(ctx, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, it := range out.Items {
+				ids = append(ids, idOf(t, it))
+			}
+			if len(out.LastEvaluatedKey) == 0 {
+				slices.Sort(ids)
+				return ids
+			}
+			in.ExclusiveStartKey = out.LastEvaluatedKey
+		}
+	}
+	put := func(id, p string) {
+		t.Helper()
+		item := map[string]types.AttributeValue{idKey: &types.AttributeValueMemberS{Value: id}}
+		if p != "" {
+			item["principalId"] = &types.AttributeValueMemberS{Value: p}
+		}
+		if _, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := func(id string) map[string]types.AttributeValue {
+		return map[string]types.AttributeValue{idKey: &types.AttributeValueMemberS{Value: id}}
+	}
+	steps := []struct {
+		name string
+		do   func()
+		want map[string][]string
+	}{
+		{"puts", func() { put("a1", "alice"); put("a2", "alice"); put("b1", "bob") },
+			map[string][]string{"alice": {"a1", "a2"}, "bob": {"b1"}}},
+		{"update moves a row", func() {
+			if _, err := c.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(table), Key: key("a2"),
+				UpdateExpression:          aws.String("SET principalId = :p"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: "bob"}}}); err != nil {
+				t.Fatal(err)
+			}
+		}, map[string][]string{"alice": {"a1"}, "bob": {"a2", "b1"}}},
+		{"put replaces a row", func() { put("b1", "carol") },
+			map[string][]string{"alice": {"a1"}, "bob": {"a2"}, "carol": {"b1"}}},
+		{"a row leaves the sparse index", func() { put("a1", "") },
+			map[string][]string{"alice": nil, "bob": {"a2"}, "carol": {"b1"}}},
+		{"delete", func() {
+			if _, err := c.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: key("a2")}); err != nil {
+				t.Fatal(err)
+			}
+		}, map[string][]string{"bob": nil, "carol": {"b1"}}},
+		{"batch write", func() { load(t, c, 0, 40) },
+			map[string][]string{"carol": {"b1"}, "user-3": {connID(3), connID(13), connID(23), connID(33)}}},
+	}
+	for _, st := range steps {
+		st.do()
+		for p, want := range st.want {
+			if got := principal(p); !slices.Equal(got, want) {
+				t.Errorf("after %s: principal %s has %v, want %v", st.name, p, got, want)
+			}
+		}
+	}
 }

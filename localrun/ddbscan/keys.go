@@ -33,6 +33,7 @@ type schema struct {
 
 type indexSchema struct {
 	hash, rangeKey string
+	hashType       string // S, N or B
 	global         bool
 }
 
@@ -52,7 +53,7 @@ func newSchema(in *minidyn.CreateTableInput) (*schema, error) {
 	for _, g := range in.GlobalSecondaryIndexes {
 		h, r := keyNames(g.KeySchema)
 		if g.IndexName != nil {
-			s.indexes[*g.IndexName] = indexSchema{hash: h, rangeKey: r, global: true}
+			s.indexes[*g.IndexName] = indexSchema{hash: h, rangeKey: r, hashType: types[h], global: true}
 		}
 	}
 	for _, l := range in.LocalSecondaryIndexes {

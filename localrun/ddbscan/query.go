@@ -10,10 +10,12 @@ import (
 
 // query runs a Query on the shards that can hold its partition: for the
 // table and its local indexes, the shards of the values it names (the
-// partition key's value is one of them); for a global index, every shard,
-// in order. Limit carries over from shard to shard; minidyn returns a
-// LastEvaluatedKey whenever a shard's page reaches it, and the next page
-// resumes in that key's shard.
+// partition key's value is one of them); for a global index, the shards
+// that hold items with one of those values as the index's partition key
+// (the shadow counts them), or every shard for an index it does not count
+// (a number key), in order. Limit carries over from shard to shard;
+// minidyn returns a LastEvaluatedKey whenever a shard's page reaches it,
+// and the next page resumes in that key's shard.
 func (h *Handler) query(ctx context.Context, in *minidyn.QueryInput) (any, error) {
 	name := aws.ToString(in.TableName)
 	sh, err := h.table(in.TableName)
@@ -23,7 +25,7 @@ func (h *Handler) query(ctx context.Context, in *minidyn.QueryInput) (any, error
 	if err := sh.schema.checkIndex(in.IndexName); err != nil {
 		return nil, err
 	}
-	candidates := h.queryShards(sh.schema, in)
+	candidates := h.queryShards(sh, in)
 	if in.ScanIndexForward != nil && !*in.ScanIndexForward {
 		slices.Reverse(candidates)
 	}
@@ -61,14 +63,33 @@ func (h *Handler) query(ctx context.Context, in *minidyn.QueryInput) (any, error
 	return result, nil
 }
 
-func (h *Handler) queryShards(s *schema, in *minidyn.QueryInput) []int {
+func (h *Handler) queryShards(sh *shadow, in *minidyn.QueryInput) []int {
+	s := sh.schema
 	all := make([]int, shards)
 	for i := range all {
 		all[i] = i
 	}
 	if in.IndexName != nil {
 		if ix, ok := s.indexes[*in.IndexName]; !ok || ix.global {
-			return all
+			// Only the shards holding the values the query names can
+			// answer it (the partition key's value is one of them).
+			var values []*minidyn.AttributeValue
+			for _, v := range in.ExpressionAttributeValues {
+				values = append(values, v)
+			}
+			for _, c := range in.KeyConditions {
+				values = append(values, c.AttributeValueList...)
+			}
+			h.mu.RLock()
+			found, counted := sh.indexShards(*in.IndexName, values)
+			h.mu.RUnlock()
+			switch {
+			case !counted:
+				return all
+			case len(found) == 0:
+				return all[:1] // no such item: one shard answers (and validates) the query
+			}
+			return found
 		}
 	}
 	set := map[int]bool{}

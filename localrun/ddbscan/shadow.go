@@ -41,10 +41,63 @@ type shadow struct {
 	schema  *schema
 	byKey   map[string]*entry
 	buckets [buckets][]*entry // each sorted by pos.key
+	// inIndex counts, for each global index with a string or binary
+	// partition key, the items of each shard by that key's value (its
+	// `"name":value` wire form), so a query on the index reads only the
+	// shards that hold the value instead of all of them.
+	inIndex map[string]map[string]map[int]int
 }
 
 func newShadow(s *schema) *shadow {
-	return &shadow{schema: s, byKey: map[string]*entry{}}
+	sh := &shadow{schema: s, byKey: map[string]*entry{}, inIndex: map[string]map[string]map[int]int{}}
+	for name, ix := range s.indexes {
+		if ix.global && (ix.hashType == "S" || ix.hashType == "B") {
+			sh.inIndex[name] = map[string]map[int]int{}
+		}
+	}
+	return sh
+}
+
+// count adds n to e's count in every index its partition key value is in.
+func (sh *shadow) count(e *entry, n int) {
+	shard := e.pos.bucket >> (bucketBits - shardBits)
+	for name, values := range sh.inIndex {
+		v, ok := e.attr(sh.schema.indexes[name].hash)
+		if !ok {
+			continue // not in the (sparse) index
+		}
+		byShard := values[string(v)]
+		if byShard == nil {
+			byShard = map[int]int{}
+			values[string(v)] = byShard
+		}
+		if byShard[shard] += n; byShard[shard] <= 0 {
+			delete(byShard, shard)
+			if len(byShard) == 0 {
+				delete(values, string(v))
+			}
+		}
+	}
+}
+
+// indexShards returns the shards holding items whose partition key in
+// index is one of values, sorted; ok is false when the index is not
+// counted (all shards may hold them).
+func (sh *shadow) indexShards(index string, values []*minidyn.AttributeValue) (out []int, ok bool) {
+	counted, ok := sh.inIndex[index]
+	if !ok {
+		return nil, false
+	}
+	name := sh.schema.indexes[index].hash
+	for _, v := range values {
+		for shard := range counted[string(appendValue(append(appendString(nil, name, 0), ':'), v))] {
+			if !slices.Contains(out, shard) {
+				out = append(out, shard)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, true
 }
 
 func (sh *shadow) len() int { return len(sh.byKey) }
@@ -54,6 +107,9 @@ func (sh *shadow) set(pos position, item map[string]*minidyn.AttributeValue) {
 	b := sh.buckets[pos.bucket]
 	i := sort.Search(len(b), func(i int) bool { return b[i].pos.key >= pos.key })
 	found := i < len(b) && b[i].pos.key == pos.key
+	if found {
+		sh.count(b[i], -1)
+	}
 	if item == nil {
 		if found {
 			sh.buckets[pos.bucket] = slices.Delete(b, i, i+1)
@@ -62,6 +118,7 @@ func (sh *shadow) set(pos position, item map[string]*minidyn.AttributeValue) {
 		return
 	}
 	e := newEntry(sh.schema, pos, item)
+	sh.count(e, 1)
 	if found {
 		b[i] = e
 	} else {

@@ -24,37 +24,26 @@ var _ fanout.Poster = (*Poster)(nil)
 // (https://docs.aws.amazon.com/AWSJavaSDK/latest/javadoc/com/amazonaws/services/apigatewaymanagementapi/model/package-summary.html);
 // either way a later attempt may succeed, so the worker retries it.
 type Poster struct {
-	client reply.ConnectionPoster
+	sender *reply.Sender
 }
 
 // NewPoster returns a Poster over a Management API client, which should
 // come from NewManagementClient.
 func NewPoster(client reply.ConnectionPoster) *Poster {
-	return &Poster{client: client}
+	return &Poster{sender: reply.NewSender(client)}
 }
 
 // Send posts data to the connection. A gone connection is an error
-// matching reply.ErrGone, a throttled post one matching fanout.ErrThrottled
-// (both also match the SDK's typed error with errors.As).
+// matching reply.ErrGone (reply.Sender maps it), a throttled post one
+// matching fanout.ErrThrottled (both also match the SDK's typed error with
+// errors.As).
 func (p *Poster) Send(ctx context.Context, connectionID string, data []byte) error {
-	_, err := p.client.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{
-		ConnectionId: aws.String(connectionID),
-		Data:         data,
-	})
-	if err == nil {
-		return nil
+	err := p.sender.Send(ctx, connectionID, data)
+	var throttled *types.LimitExceededException
+	if errors.As(err, &throttled) {
+		return fmt.Errorf("%w: %w", fanout.ErrThrottled, err)
 	}
-	var (
-		gone      *types.GoneException
-		throttled *types.LimitExceededException
-	)
-	switch {
-	case errors.As(err, &gone):
-		return fmt.Errorf("post to connection %s: %w: %w", connectionID, reply.ErrGone, err)
-	case errors.As(err, &throttled):
-		return fmt.Errorf("post to connection %s: %w: %w", connectionID, fanout.ErrThrottled, err)
-	}
-	return fmt.Errorf("post to connection %s: %w", connectionID, err)
+	return err
 }
 
 // NewManagementClient returns a Management API client on endpoint (the

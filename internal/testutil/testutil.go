@@ -8,6 +8,8 @@ package testutil
 import (
 	"bytes"
 	"fmt"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -97,4 +99,17 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+}
+
+// SQSOrDynamoDB sends AWS JSON protocol requests for SQS (X-Amz-Target
+// AmazonSQS.*) to sqs and the rest (DynamoDB's) to ddb, so that one base
+// endpoint serves both SDK clients of an integration test.
+func SQSOrDynamoDB(sqs, ddb http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AmazonSQS.") {
+			sqs.ServeHTTP(w, r)
+			return
+		}
+		ddb.ServeHTTP(w, r)
+	})
 }

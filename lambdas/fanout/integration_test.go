@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"wsapi/contract"
+	"wsapi/internal/testutil"
 	"wsapi/lambdas/internal/fanout"
 	"wsapi/lambdas/internal/metrics"
 	"wsapi/localrun/ddbscan"
@@ -66,16 +67,6 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func byTarget(sqs, ddb http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AmazonSQS.") {
-			sqs.ServeHTTP(w, r)
-			return
-		}
-		ddb.ServeHTTP(w, r)
-	})
-}
-
 // TestIntegration runs a broadcast job through the fanout handler with the
 // real SDK clients against the local run's DynamoDB (parallel scans) and
 // SQS servers and a fake connections endpoint, all on 127.0.0.1: the job
@@ -89,7 +80,7 @@ func TestIntegration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	awsSrv := httptest.NewServer(byTarget(sqsSrv, ddbscan.New()))
+	awsSrv := httptest.NewServer(testutil.SQSOrDynamoDB(sqsSrv, ddbscan.New()))
 	defer awsSrv.Close()
 	api := &fakeAPI{gone: map[string]bool{}, throttleEvery: 7}
 	apiSrv := httptest.NewServer(api)

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/truora/minidyn/server"
 
+	"wsapi/internal/testutil"
 	"wsapi/lambdas/internal/connect"
 	"wsapi/lambdas/internal/connections"
 	"wsapi/lambdas/internal/disconnect"
@@ -69,19 +70,6 @@ func (f *fakeAPI) take() []post {
 
 var sigV4 = regexp.MustCompile(`^AWS4-HMAC-SHA256 Credential=AKIDLOCAL/\d{8}/eu-west-1/execute-api/aws4_request, SignedHeaders=[a-z0-9;-]+, Signature=[0-9a-f]{64}$`)
 
-// byTarget sends AWS JSON protocol requests for SQS to sqs and the rest
-// (DynamoDB's) to ddb, by the X-Amz-Target header both protocols carry, so
-// that one base endpoint serves both SDK clients.
-func byTarget(sqs, ddb http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AmazonSQS.") {
-			sqs.ServeHTTP(w, r)
-			return
-		}
-		ddb.ServeHTTP(w, r)
-	})
-}
-
 // TestIntegration runs connect, message and disconnect with the real SDK
 // clients against an in-process DynamoDB API server, the local run's SQS
 // server and a fake connections endpoint, all on 127.0.0.1.
@@ -92,7 +80,7 @@ func TestIntegration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	awsSrv := httptest.NewServer(byTarget(sqsSrv, server.NewServer()))
+	awsSrv := httptest.NewServer(testutil.SQSOrDynamoDB(sqsSrv, server.NewServer()))
 	defer awsSrv.Close()
 	api := &fakeAPI{gone: map[string]bool{}}
 	apiSrv := httptest.NewServer(api)

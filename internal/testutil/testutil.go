@@ -1,6 +1,7 @@
 // Package testutil holds the test helpers shared across the module that need
-// nothing but the standard library: polling for a condition, and a buffer
-// that concurrent writers may share. It sits at the module root, so lambdas/,
+// nothing but the standard library: polling for a condition, a buffer that
+// concurrent writers may share, a fake clock, and a router that lets one
+// test endpoint serve the SQS and DynamoDB SDK clients. It sits at the module root, so lambdas/,
 // localrun/ and cmd/ tests can all import it; it imports no CDK. Only tests
 // import it.
 package testutil

@@ -12,6 +12,8 @@ import (
 	agtypes "github.com/aws/aws-sdk-go-v2/service/apigateway/types"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
+
+	"wsapi/lambdas/internal/wait"
 )
 
 // Retry bounds. The wait before try n+1 is drawn from [d/2, d] with
@@ -44,18 +46,7 @@ type clock struct {
 	jitter func(n int64) int64 // uniform in [0, n)
 }
 
-var realClock = clock{now: time.Now, sleep: sleepCtx, jitter: rand.Int64N}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+var realClock = clock{now: time.Now, sleep: wait.Sleep, jitter: rand.Int64N}
 
 // errOutOfTime marks an error that ended the retries because the time
 // budget (the invocation's deadline less the margin) ran out.

@@ -18,6 +18,7 @@ import (
 
 	"wsapi/contract"
 	"wsapi/lambdas/internal/reply"
+	"wsapi/lambdas/internal/wait"
 )
 
 // ErrThrottled is what a Poster returns (wrapped or not) when the
@@ -583,13 +584,4 @@ type realClock struct{}
 
 func (realClock) Now() time.Time { return time.Now() }
 
-func (realClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (realClock) Sleep(ctx context.Context, d time.Duration) error { return wait.Sleep(ctx, d) }

@@ -16,8 +16,9 @@ type fakePager struct {
 	mu    sync.Mutex
 	pages map[int][][]string
 	calls []string // "segment:startKey"
-	// failAt makes the call for this "segment:startKey" fail.
-	failAt string
+	// failAt makes the call for this "segment:startKey" fail, panicAt
+	// panic.
+	failAt, panicAt string
 }
 
 var errPager = errors.New("scan failed")
@@ -29,6 +30,9 @@ func (p *fakePager) Page(_ context.Context, segment, total int, startKey string)
 	p.calls = append(p.calls, call)
 	if call == p.failAt {
 		return nil, "", errPager
+	}
+	if call == p.panicAt {
+		panic("pager bug")
 	}
 	i := 0
 	if startKey != "" {
@@ -61,6 +65,7 @@ type fakePoster struct {
 	script   map[string][]error
 	gone     map[string]bool
 	broken   map[string]bool
+	panics   map[string]bool // a bug in a Poster
 	// afterPosts, when > 0, calls cancel once that many posts were
 	// delivered (the worker is "killed" mid-page).
 	afterPosts int
@@ -88,6 +93,9 @@ func (p *fakePoster) Send(ctx context.Context, id string, data []byte) error {
 	}
 	if p.broken[id] {
 		return fmt.Errorf("post to %s: %w", id, errBroken)
+	}
+	if p.panics[id] {
+		panic("poster bug")
 	}
 	if p.got == nil {
 		p.got = map[string][][]byte{}

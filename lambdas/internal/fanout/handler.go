@@ -3,7 +3,9 @@ package fanout
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -98,7 +100,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		wg.Add(1)
 		go func() {
 			defer func() { <-slots; wg.Done() }()
-			if !h.record(ctx, workCtx, stop, rec) {
+			if !h.recordRecovered(ctx, workCtx, stop, rec) {
 				mu.Lock()
 				failed = append(failed, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 				mu.Unlock()
@@ -123,6 +125,19 @@ func (h *Handler) deadlines(ctx context.Context) (time.Time, context.Context, co
 	reserve := min(time.Second, left/10)
 	workCtx, cancel := context.WithDeadline(ctx, deadline.Add(-reserve))
 	return now.Add(left - margin), workCtx, cancel
+}
+
+// recordRecovered is record with a panic turned into a failed record: a
+// bug must not end the invocation and take the batch's other records with
+// it.
+func (h *Handler) recordRecovered(ctx, workCtx context.Context, stop time.Time, rec events.SQSMessage) (done bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			h.log.ErrorContext(ctx, "panic", "sqsMessageId", rec.MessageId, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			done = false
+		}
+	}()
+	return h.record(ctx, workCtx, stop, rec)
 }
 
 // record processes one record and reports whether it is done (false: to

@@ -154,6 +154,31 @@ func TestHandlerBatch(t *testing.T) {
 
 // TestHandlerOneSegmentInline checks that a job of one segment is
 // processed at once, without a shard message, and reports delivery.
+// TestHandlerPanickingRecord checks that a bug panicking in one record's
+// processing fails that record only: the invocation goes on and the
+// batch's other records are done.
+func TestHandlerPanickingRecord(t *testing.T) {
+	pages := map[int][][]string{0: {{"a"}}, 1: {{"b"}}}
+	hh := newHandlerHarness(t, pages, noLimit(Config{}), SplitConfig{Segments: 2})
+	hh.pager.panicAt = "1:"
+	resp, err := hh.h.Handle(t.Context(), events.SQSEvent{Records: []events.SQSMessage{
+		record("shard0", shardBody(t, 0, 2)),
+		record("shard1", shardBody(t, 1, 2)),
+	}})
+	if err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if diff := cmp.Diff([]string{"shard1"}, failedIDs(resp)); diff != "" {
+		t.Errorf("failed records (-want +got):\n%s", diff)
+	}
+	if len(hh.poster.got["a"]) != 1 {
+		t.Errorf("a got %d posts, want 1", len(hh.poster.got["a"]))
+	}
+	if !strings.Contains(hh.logs.String(), `"msg":"panic"`) || !strings.Contains(hh.logs.String(), "pager bug") {
+		t.Errorf("the panic was not logged:\n%s", hh.logs)
+	}
+}
+
 func TestHandlerOneSegmentInline(t *testing.T) {
 	hh := newHandlerHarness(t, map[int][][]string{0: {{"a", testSender, "b"}}}, noLimit(Config{}), SplitConfig{})
 	resp, err := hh.h.Handle(t.Context(), events.SQSEvent{Records: []events.SQSMessage{record("job", jobBody(t))}})

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -419,7 +420,7 @@ loop:
 		}
 		g.Go(func() error {
 			defer func() { <-w.slots }()
-			err := w.post(pageCtx, id, j.Frame, stop, throttled)
+			err := w.postRecovered(pageCtx, id, j.Frame, stop, throttled)
 			var o Counts
 			switch {
 			case err == nil:
@@ -454,6 +455,18 @@ loop:
 		return Counts{}, context.Cause(pageCtx)
 	}
 	return c, nil
+}
+
+// postRecovered is post with a panic (a bug in a Poster, say) turned into
+// an error, so the post counts as failed: errgroup does not recover, and a
+// panic would end the invocation and every record of its batch.
+func (w *Worker) postRecovered(ctx context.Context, id string, frame []byte, stop time.Time, throttled *atomic.Int64) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic posting: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return w.post(ctx, id, frame, stop, throttled)
 }
 
 // post makes attempts until one is not throttled, each after a token from

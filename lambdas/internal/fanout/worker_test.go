@@ -72,6 +72,7 @@ func TestProcessShard(t *testing.T) {
 		pages        map[int][][]string
 		cfg          Config
 		gone, broken []string
+		panics       []string
 		script       map[string][]error
 		want         Counts
 		wantGot      []string // connections that got the frame, once each
@@ -110,6 +111,14 @@ func TestProcessShard(t *testing.T) {
 			wantAttempts: map[string]int{"e": 1},
 		},
 		{
+			name:         "a post that panics is counted failed, the others delivered",
+			pages:        threePages,
+			panics:       []string{"c"},
+			want:         Counts{Delivered: 7, Failed: 1},
+			wantGot:      []string{"a", "b", "d", "e", "f", "g", "h"},
+			wantAttempts: map[string]int{"c": 1},
+		},
+		{
 			name:         "throttled twice then delivered once, after exponential jittered backoff",
 			pages:        threePages,
 			script:       map[string][]error{"d": throttled},
@@ -137,6 +146,7 @@ func TestProcessShard(t *testing.T) {
 			h.poster.script = tt.script
 			h.poster.gone = set(tt.gone)
 			h.poster.broken = set(tt.broken)
+			h.poster.panics = set(tt.panics)
 
 			// Two shards: this one is not the last, so no report.
 			res, err := h.w.ProcessShard(context.Background(), testShard(0, 2))

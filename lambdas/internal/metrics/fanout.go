@@ -12,8 +12,8 @@ import (
 type Shard struct {
 	Delivered     int // posted
 	Stale         int // 410 Gone; the row was removed (or left to the TTL)
-	PostFailed    int // any other failure, throttled posts out of retries included
-	PostThrottled int // throttled attempts (429), each retried or failed
+	PostFailed    int // any other failure: not gone, not throttled (throttled posts are retried)
+	PostThrottled int // throttled attempts (429), each one retried
 	// Duration covers listing and posting.
 	Duration time.Duration
 }

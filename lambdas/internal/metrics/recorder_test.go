@@ -110,6 +110,29 @@ func TestRecords(t *testing.T) {
 			values:     map[string]float64{contract.MetricDisconnected: 0, contract.MetricDisconnectFailed: 1},
 			units:      map[string]string{contract.MetricDisconnected: "Count", contract.MetricDisconnectFailed: "Count"},
 		},
+		{
+			name:     "fanout shard",
+			function: contract.FunctionFanOut,
+			record: func(ctx context.Context, e *EMF) {
+				e.Shard(ctx, Shard{Delivered: 5, Stale: 2, PostFailed: 1, PostThrottled: 4, Duration: 1500 * time.Microsecond})
+			},
+			metrics: [][]string{{contract.MetricDelivered, contract.MetricStale, contract.MetricPostFailed,
+				contract.MetricPostThrottled, contract.MetricShardDuration}},
+			dimensions: [][][]string{{fn}},
+			values: map[string]float64{contract.MetricDelivered: 5, contract.MetricStale: 2, contract.MetricPostFailed: 1,
+				contract.MetricPostThrottled: 4, contract.MetricShardDuration: 1.5},
+			units: map[string]string{contract.MetricDelivered: "Count", contract.MetricStale: "Count", contract.MetricPostFailed: "Count",
+				contract.MetricPostThrottled: "Count", contract.MetricShardDuration: "Milliseconds"},
+		},
+		{
+			name:       "fanout job split",
+			function:   contract.FunctionFanOut,
+			record:     func(ctx context.Context, e *EMF) { e.JobSplit(ctx, 7) },
+			metrics:    [][]string{{contract.MetricJobShards}},
+			dimensions: [][][]string{{fn}},
+			values:     map[string]float64{contract.MetricJobShards: 7},
+			units:      map[string]string{contract.MetricJobShards: "Count"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

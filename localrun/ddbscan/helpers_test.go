@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"slices"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -90,6 +91,36 @@ func idOf(tb testing.TB, item map[string]types.AttributeValue) string {
 		tb.Fatalf("item without %s: %v", idKey, item)
 	}
 	return s.Value
+}
+
+// queryIDs pages through a Query and returns the ids, sorted; a page over
+// the input's Limit or an id seen twice fails the test.
+func queryIDs(tb testing.TB, c *dynamodb.Client, in *dynamodb.QueryInput) []string {
+	tb.Helper()
+	var ids []string
+	seen := map[string]bool{}
+	for {
+		out, err := c.Query(context.Background(), in)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if limit := aws.ToInt32(in.Limit); limit > 0 && len(out.Items) > int(limit) {
+			tb.Fatalf("%d items in a page, Limit %d", len(out.Items), limit)
+		}
+		for _, it := range out.Items {
+			id := idOf(tb, it)
+			if seen[id] {
+				tb.Fatalf("%s twice", id)
+			}
+			seen[id] = true
+			ids = append(ids, id)
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			slices.Sort(ids)
+			return ids
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
 }
 
 // scanSegment pages through one segment and returns the ids, page by page

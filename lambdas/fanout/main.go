@@ -6,12 +6,9 @@ package main
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -38,7 +35,7 @@ func setup(ctx context.Context, log *slog.Logger) (*fanout.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := awsconfig.Load(ctx, config.WithHTTPClient(httpClient(cfg.Worker.MaxInFlight)))
+	awsCfg, err := awsconfig.Load(ctx, awsconfig.WithIdleConnsPerHost(cfg.Worker.MaxInFlight))
 	if err != nil {
 		return nil, err
 	}
@@ -68,13 +65,4 @@ func newHandler(awsCfg aws.Config, cfg fanout.FunctionConfig, m fanout.Metrics, 
 	)
 	splitter := fanout.NewSplitter(fanoutaws.NewTableSize(db, cfg.TableName), jobs, queue, cfg.Split, log)
 	return fanout.NewHandler(worker, splitter, queue, m, fanout.HandlerConfig{}, log), nil
-}
-
-// httpClient keeps an idle connection per concurrent post, so a warm
-// function does not open new TLS connections for every page (the SDK
-// keeps 10 per host).
-func httpClient(maxInFlight int) *awshttp.BuildableClient {
-	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-		t.MaxIdleConnsPerHost = max(maxInFlight, awshttp.DefaultHTTPTransportMaxIdleConnsPerHost)
-	})
 }

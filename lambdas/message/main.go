@@ -7,12 +7,9 @@ package main
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -39,7 +36,7 @@ func setup(ctx context.Context, log *slog.Logger) (*message.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := awsconfig.Load(ctx, config.WithHTTPClient(httpClient(cfg.MaxInFlight)))
+	awsCfg, err := awsconfig.Load(ctx, awsconfig.WithIdleConnsPerHost(cfg.MaxInFlight))
 	if err != nil {
 		return nil, err
 	}
@@ -64,13 +61,4 @@ func newHandler(awsCfg aws.Config, cfg message.Config, m message.Metrics, log *s
 		m,
 		log,
 	)
-}
-
-// httpClient keeps an idle connection per concurrent post, so a warm
-// function does not open new TLS connections on every direct message (the SDK
-// keeps 10 per host).
-func httpClient(maxInFlight int) *awshttp.BuildableClient {
-	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-		t.MaxIdleConnsPerHost = max(maxInFlight, awshttp.DefaultHTTPTransportMaxIdleConnsPerHost)
-	})
 }

@@ -7,8 +7,10 @@ package awsconfig
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 )
 
@@ -23,4 +25,14 @@ func Load(ctx context.Context, optFns ...func(*config.LoadOptions) error) (aws.C
 		return aws.Config{}, fmt.Errorf("load AWS config: %w", err)
 	}
 	return cfg, nil
+}
+
+// WithIdleConnsPerHost is a Load option whose HTTP client keeps up to n
+// idle connections per host (at least the SDK's 10), so a warm function
+// posting n at a time reuses its TLS connections instead of opening new
+// ones.
+func WithIdleConnsPerHost(n int) func(*config.LoadOptions) error {
+	return config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConnsPerHost = max(n, awshttp.DefaultHTTPTransportMaxIdleConnsPerHost)
+	}))
 }

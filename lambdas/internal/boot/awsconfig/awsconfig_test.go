@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 )
 
@@ -61,5 +62,22 @@ func TestLoad(t *testing.T) {
 				t.Errorf("error %v (%T) does not wrap config.SharedConfigProfileNotExistError", err, errors.Unwrap(err))
 			}
 		})
+	}
+}
+
+func TestWithIdleConnsPerHost(t *testing.T) {
+	t.Setenv("AWS_REGION", "eu-west-3")
+	for _, tt := range []struct{ n, want int }{{32, 32}, {256, 256}, {4, 10}} {
+		cfg, err := Load(context.Background(), WithIdleConnsPerHost(tt.n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, ok := cfg.HTTPClient.(*awshttp.BuildableClient)
+		if !ok {
+			t.Fatalf("HTTPClient is %T", cfg.HTTPClient)
+		}
+		if got := c.GetTransport().MaxIdleConnsPerHost; got != tt.want {
+			t.Errorf("n %d: MaxIdleConnsPerHost %d, want %d", tt.n, got, tt.want)
+		}
 	}
 }

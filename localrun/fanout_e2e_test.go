@@ -239,7 +239,7 @@ func TestE2EFanOut(t *testing.T) {
 		// of 5 then lasts a second or more, long enough to be killed.
 		s.Gateway().SetPostLoad(50*time.Millisecond, 0, 0)
 		t.Cleanup(func() { s.Gateway().SetPostLoad(0, 0, 0) })
-		pool := s.poolsByID[r.workerID]
+		pool := s.pools[r.workerID]
 		if pool == nil {
 			t.Fatalf("no pool for the worker %s", r.workerID)
 		}

@@ -100,8 +100,7 @@ type Server struct {
 	issuer       *devissuer.Issuer
 	gateway      *gateway.Gateway
 	httpServers  []*http.Server
-	pools        []*lambdaruntime.Pool
-	poolsByID    map[string]*lambdaruntime.Pool // by function logical id, for tests
+	pools        map[string]*lambdaruntime.Pool // by function logical id
 	stopDynamoDB func()
 	sqs          *sqs.Server
 	queues       map[string]*sqs.Queue // by logical id
@@ -378,11 +377,10 @@ func (s *Server) startFunctions(asm *assembly.Assembly, resolver assembly.Resolv
 		if err != nil {
 			return nil, fmt.Errorf("function %s: %w", id, err)
 		}
-		s.pools = append(s.pools, pool)
-		if s.poolsByID == nil {
-			s.poolsByID = map[string]*lambdaruntime.Pool{}
+		if s.pools == nil {
+			s.pools = map[string]*lambdaruntime.Pool{}
 		}
-		s.poolsByID[id] = pool
+		s.pools[id] = pool
 		out[id] = poolFunction{pool}
 	}
 	return out, nil

@@ -322,6 +322,13 @@ func (s *Server) Gateway() *gateway.Gateway {
 	return s.gateway
 }
 
+// ConnectionsCredentials are the access key, secret and region the
+// functions sign their @connections calls with, and the gateway checks
+// (benchmarks posting as a function would need them).
+func (s *Server) ConnectionsCredentials() (accessKeyID, secret, region string) {
+	return localAccessKey, localSecret, localRegion
+}
+
 // startFunctions starts a pool per function the API or an event source
 // mapping invokes, with the environment the template gives it, pointed at
 // the local services.

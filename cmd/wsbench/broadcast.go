@@ -120,6 +120,9 @@ func runBroadcasts(ctx context.Context, srv *localrun.Server, sizes []int, realM
 	header := fmt.Sprintf("%-8s %-9s %7s %7s %8s %9s %11s %8s %6s %6s  %s",
 		"size", "load", "real", "virtual", "ack", "last", "deliv/s", "retries", "dups", "missed", "report (delivered/stale/failed)")
 	printedHeader := false
+	// The largest size's unloaded run, compared with the ceiling runs.
+	var ceilingOf *runResult
+	var ceilingCPU time.Duration
 	for _, size := range sizes {
 		wantReal := min(size, realMax)
 		if wantReal > s.real {
@@ -180,9 +183,26 @@ func runBroadcasts(ctx context.Context, srv *localrun.Server, sizes []int, realM
 			r.print(size, l.name)
 			printCPU(cpuBefore, cpuAfter, r.delivered, l.latency == 0 && l.rate == 0)
 			prev = &r
+			if l.latency == 0 && l.rate == 0 && size == sizes[len(sizes)-1] {
+				ceilingOf, ceilingCPU = &r, cpuSpent(cpuBefore, cpuAfter)
+			}
 		}
 	}
-	return nil
+	if ceilingOf == nil {
+		return nil
+	}
+	return s.ceilingRuns(*ceilingOf, ceilingCPU)
+}
+
+// cpuSpent is the CPU time every part used between two treeCPU reads.
+func cpuSpent(before, after map[string]time.Duration) time.Duration {
+	var total time.Duration
+	for k, v := range after {
+		if d := v - before[k]; d > 0 {
+			total += d
+		}
+	}
+	return total
 }
 
 func describeLoad(l postLoad) string {

@@ -46,9 +46,13 @@ func run() error {
 	flag.StringVar(&broadcastProfile, "broadcast-cpuprofile", "", "write a CPU profile of this process during the last unloaded broadcast run only (the gateway's, DynamoDB's and SQS's share of a broadcast) to this file")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process (gateway, DynamoDB, SQS; not the functions) to this file")
 	clients := flag.Bool("clients", false, "internal: run as the client process of the broadcast runs")
+	posters := flag.Bool("posters", false, "internal: run as a poster process of the ceiling runs")
 	flag.Parse()
 	if *clients {
 		return runClients(os.Stdin, os.Stdout)
+	}
+	if *posters {
+		return runPosters(os.Stdin, os.Stdout)
 	}
 	var sizes []int
 	if *sizesFlag != "" {

@@ -1,0 +1,295 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+)
+
+// The ceiling runs measure what the @connections protocol alone costs on
+// this machine, beside the broadcast and in the same run: processes shaped
+// like the fan-out workers (as many as the broadcast kept busy, with as
+// many posts in flight each) post the frame once to each virtual
+// connection, with none of the worker's table paging, queue, rate limit or
+// checkpoints.
+//   - signed: each post signed with the SDK's SigV4 signer (what
+//     fanoutaws.SignedPoster does, and AWS requires) and checked by the
+//     local gateway, as in a broadcast;
+//   - bare: unsigned posts to a bare net/http handler that reads the body
+//     and answers 200, the least an HTTP/1.1 endpoint costs here.
+// A broadcast cannot beat the signed run, whose deliveries per second are
+// the ceiling of any fan-out through this gateway on this machine.
+
+// posterCommand is the one line the parent writes to a -posters child.
+type posterCommand struct {
+	Endpoint string `json:"endpoint"` // http://host:port/stage
+	Signed   bool   `json:"signed"`
+	// The gateway's credentials and region (signed runs).
+	AccessKeyID string `json:"accessKeyId,omitempty"`
+	Secret      string `json:"secret,omitempty"`
+	Region      string `json:"region,omitempty"`
+	From        int    `json:"from"` // virtual connections From..To-1
+	To          int    `json:"to"`
+	InFlight    int    `json:"inFlight"`
+	Frame       []byte `json:"frame"`
+}
+
+// posterResult is the child's one line back.
+type posterResult struct {
+	Posted int    `json:"posted"`
+	Failed int    `json:"failed"`
+	Err    string `json:"err,omitempty"` // the first failure
+}
+
+// ceilingFrame is a broadcast frame's size and shape.
+var ceilingFrame = []byte(`{"type":"message","id":"0123456789abcdef0123456789abcdef","from":"broadcaster","message":"hello","sentAt":"2026-11-29T00:00:00Z"}`)
+
+// runPosters is the child's side: post, answer, exit.
+func runPosters(in io.Reader, out io.Writer) error {
+	var c posterCommand
+	if err := json.NewDecoder(bufio.NewReader(in)).Decode(&c); err != nil {
+		return fmt.Errorf("posters: bad command: %w", err)
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c.InFlight}, Timeout: time.Minute}
+	defer client.CloseIdleConnections()
+	signer := v4.NewSigner()
+	creds := aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.Secret}
+	var next, posted, failed atomic.Int64
+	next.Store(int64(c.From))
+	var firstErr error
+	var once sync.Once
+	fail := func(err error) {
+		failed.Add(1)
+		once.Do(func() { firstErr = err })
+	}
+	var wg sync.WaitGroup
+	for range c.InFlight {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx := context.Background()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= c.To {
+					return
+				}
+				id := virtualID(i)
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost,
+					c.Endpoint+"/@connections/"+url.PathEscape(id), bytes.NewReader(c.Frame))
+				if err != nil {
+					fail(err)
+					continue
+				}
+				if c.Signed {
+					// The payload hashed per post, as SignedPoster does.
+					sum := sha256.Sum256(c.Frame)
+					if err := signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "execute-api", c.Region, time.Now()); err != nil {
+						fail(err)
+						continue
+					}
+				}
+				resp, err := client.Do(req)
+				if err != nil {
+					fail(err)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					fail(fmt.Errorf("%s: status %d %s", id, resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType")))
+					continue
+				}
+				posted.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	r := posterResult{Posted: int(posted.Load()), Failed: int(failed.Load())}
+	if firstErr != nil {
+		r.Err = firstErr.Error()
+	}
+	return json.NewEncoder(out).Encode(r)
+}
+
+// ceilingResult is one ceiling run's figures.
+type ceilingResult struct {
+	posted   int
+	took     time.Duration
+	cpu      time.Duration // every process of the run together
+	parts    map[string]time.Duration
+	failures []string
+}
+
+func (c ceilingResult) rate() float64 { return float64(c.posted) / c.took.Seconds() }
+
+func (c ceilingResult) perDelivery() time.Duration {
+	if c.posted == 0 {
+		return 0
+	}
+	return c.cpu / time.Duration(c.posted)
+}
+
+// postOnce runs procs -posters children over the virtual connections
+// 0..virtual-1, split evenly, and waits for them.
+func postOnce(base posterCommand, procs, virtual int) (ceilingResult, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return ceilingResult{}, err
+	}
+	type child struct {
+		cmd *exec.Cmd
+		out bytes.Buffer
+	}
+	children := make([]*child, procs)
+	before := treeCPU()
+	start := time.Now()
+	for p := range procs {
+		c := base
+		c.From, c.To = virtual*p/procs, virtual*(p+1)/procs
+		line, err := json.Marshal(c)
+		if err != nil {
+			return ceilingResult{}, err
+		}
+		ch := &child{cmd: exec.Command(self, "-posters")}
+		ch.cmd.Stdin = bytes.NewReader(line)
+		ch.cmd.Stdout = &ch.out
+		ch.cmd.Stderr = os.Stderr
+		if err := ch.cmd.Start(); err != nil {
+			return ceilingResult{}, fmt.Errorf("start a poster process: %w", err)
+		}
+		children[p] = ch
+	}
+	r := ceilingResult{parts: map[string]time.Duration{}}
+	var errs []error
+	for _, ch := range children {
+		if err := ch.cmd.Wait(); err != nil {
+			errs = append(errs, fmt.Errorf("poster process: %w", err))
+			continue
+		}
+		var pr posterResult
+		if err := json.Unmarshal(ch.out.Bytes(), &pr); err != nil {
+			errs = append(errs, fmt.Errorf("poster process answered %q: %w", ch.out.String(), err))
+			continue
+		}
+		r.posted += pr.Posted
+		if pr.Failed > 0 {
+			r.failures = append(r.failures, fmt.Sprintf("%d failed (first: %s)", pr.Failed, pr.Err))
+		}
+	}
+	r.took = time.Since(start)
+	// The children have exited: their CPU is in this process's
+	// children's times, not in /proc any more.
+	after := treeCPU()
+	for k, v := range after {
+		if d := v - before[k]; d > 0 {
+			r.parts[k] += d
+			r.cpu += d
+		}
+	}
+	for _, ch := range children {
+		if ch.cmd.ProcessState == nil {
+			continue
+		}
+		d := ch.cmd.ProcessState.UserTime() + ch.cmd.ProcessState.SystemTime()
+		r.parts["posters"] += d
+		r.cpu += d
+	}
+	return r, errors.Join(errs...)
+}
+
+// ceilingRuns posts to the suite's virtual connections, signed through the
+// gateway and bare, and prints both beside the broadcast b.
+func (s *broadcastSuite) ceilingRuns(b runResult, bCPU time.Duration) error {
+	if s.virtual == 0 {
+		return nil
+	}
+	procs := max(1, min(s.workers.workers, s.workers.segments(s.real+s.virtual)))
+	inFlight := s.workers.maxInFlight
+	accessKeyID, secret, region := s.srv.ConnectionsCredentials()
+	signed := posterCommand{
+		Endpoint: "http" + strings.TrimPrefix(s.srv.URL, "ws"), Signed: true,
+		AccessKeyID: accessKeyID, Secret: secret, Region: region, InFlight: inFlight, Frame: ceilingFrame,
+	}
+	bareURL, stopBare, err := startBare()
+	if err != nil {
+		return err
+	}
+	defer stopBare()
+	bare := posterCommand{Endpoint: bareURL, InFlight: inFlight, Frame: ceilingFrame}
+
+	fmt.Printf("\nceiling: %d processes (as many as the broadcast's busy workers), %d posts in flight each, post the frame once to each of the %d virtual connections, and do nothing else\n",
+		procs, inFlight, s.virtual)
+	fmt.Println("  signed: SigV4-signed with the SDK's signer (as the fanout function does), checked by the local gateway: a fan-out through it cannot beat this")
+	fmt.Println("  bare:   unsigned, to a bare net/http handler that reads the body and answers 200: the least an HTTP/1.1 endpoint costs here")
+	fmt.Printf("%-10s %11s %16s %12s  %s\n", "path", "deliv/s", "CPU/delivery", "broadcast÷", "CPU by part")
+	bRate := b.rate()
+	fmt.Printf("%-10s %11.0f %16v %12s\n", "broadcast", bRate, perDelivery(bCPU, b.delivered), "1.00")
+	for _, run := range []struct {
+		name string
+		cmd  posterCommand
+	}{{"signed", signed}, {"bare", bare}} {
+		r, err := postOnce(run.cmd, procs, s.virtual)
+		if err != nil {
+			return fmt.Errorf("ceiling %s: %w", run.name, err)
+		}
+		if len(r.failures) > 0 {
+			return fmt.Errorf("ceiling %s: %s", run.name, strings.Join(r.failures, "; "))
+		}
+		fmt.Printf("%-10s %11.0f %16v %12.2f  %s\n", run.name, r.rate(), r.perDelivery().Round(time.Microsecond),
+			bRate/r.rate(), formatParts(r.parts, r.posted))
+	}
+	return nil
+}
+
+func perDelivery(cpu time.Duration, n int) time.Duration {
+	if n == 0 || cpu == 0 {
+		return 0
+	}
+	return (cpu / time.Duration(n)).Round(time.Microsecond)
+}
+
+func formatParts(parts map[string]time.Duration, n int) string {
+	var out []string
+	for _, k := range []string{"posters", "bench"} {
+		if d, ok := parts[k]; ok {
+			out = append(out, fmt.Sprintf("%s %v", k, perDelivery(d, n)))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// startBare serves the bare handler on loopback.
+func startBare() (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusOK)
+	})}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintln(os.Stderr, "bare server:", err)
+		}
+	}()
+	return "http://" + ln.Addr().String() + "/bare", func() { _ = srv.Close() }, nil
+}

@@ -4,7 +4,8 @@
 // broadcasts to 1,000, 10,000 and 100,000 connections (real WebSocket
 // connections up to 10,000, virtual ones past that), each with no load
 // injected on the @connections endpoint and with 20 ms per call and a 429
-// rate limit. It prints figures; it asserts nothing.
+// rate limit; last, beside the largest broadcast, what posting alone costs
+// (ceiling.go). It prints figures; it asserts nothing.
 package main
 
 import (

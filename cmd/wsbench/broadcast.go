@@ -119,6 +119,15 @@ func runBroadcasts(ctx context.Context, srv *localrun.Server, sizes []int, realM
 	}
 	header := fmt.Sprintf("%-8s %-9s %7s %7s %8s %9s %11s %8s %6s %6s  %s",
 		"size", "load", "real", "virtual", "ack", "last", "deliv/s", "retries", "dups", "missed", "report (delivered/stale/failed)")
+	// The ceiling runs (ceiling.go), for the largest size if it has
+	// virtual connections: the bare paths now, the rest after it.
+	var c *ceiling
+	if largest := sizes[len(sizes)-1]; largest > realMax {
+		if c, err = s.newCeiling(largest, largest-realMax); err != nil {
+			return err
+		}
+		defer c.stopBare()
+	}
 	printedHeader := false
 	// The largest size's unloaded run, compared with the ceiling runs.
 	var ceilingOf *runResult
@@ -188,10 +197,10 @@ func runBroadcasts(ctx context.Context, srv *localrun.Server, sizes []int, realM
 			}
 		}
 	}
-	if ceilingOf == nil {
+	if ceilingOf == nil || c == nil {
 		return nil
 	}
-	return s.ceilingRuns(*ceilingOf, ceilingCPU)
+	return c.print(*ceilingOf, ceilingCPU)
 }
 
 // cpuSpent is the CPU time every part used between two treeCPU reads.

@@ -220,49 +220,94 @@ func postOnce(base posterCommand, procs, virtual int) (ceilingResult, error) {
 	return r, errors.Join(errs...)
 }
 
-// ceilingRuns posts to the suite's virtual connections, signed through the
-// gateway and bare, and prints both beside the broadcast b.
-func (s *broadcastSuite) ceilingRuns(b runResult, bCPU time.Duration) error {
-	if s.virtual == 0 {
-		return nil
-	}
-	procs := max(1, min(s.workers.workers, s.workers.segments(s.real+s.virtual)))
-	inFlight := s.workers.maxInFlight
+// ceiling holds the ceiling runs' settings and the bare handler.
+type ceiling struct {
+	procs, inFlight, posts int
+	signed, signedBare     posterCommand
+	bare                   posterCommand
+	stopBare               func()
+	// Measured before the broadcasts, while this process held no
+	// connection and no row: the same machine with a lighter bench process.
+	fresh []ceilingRow
+}
+
+type ceilingRow struct {
+	name string
+	r    ceilingResult
+}
+
+// newCeiling prepares the ceiling runs for a broadcast to size, of which
+// virtual are virtual connections, and measures the bare paths at once.
+func (s *broadcastSuite) newCeiling(size, virtual int) (*ceiling, error) {
 	accessKeyID, secret, region := s.srv.ConnectionsCredentials()
-	signed := posterCommand{
+	c := &ceiling{
+		procs:    max(1, min(s.workers.workers, s.workers.segments(size))),
+		inFlight: s.workers.maxInFlight,
+		posts:    virtual,
+	}
+	c.signed = posterCommand{
 		Endpoint: "http" + strings.TrimPrefix(s.srv.URL, "ws"), Signed: true,
-		AccessKeyID: accessKeyID, Secret: secret, Region: region, InFlight: inFlight, Frame: ceilingFrame,
+		AccessKeyID: accessKeyID, Secret: secret, Region: region, InFlight: c.inFlight, Frame: ceilingFrame,
 	}
 	bareURL, stopBare, err := startBare()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer stopBare()
-	bare := posterCommand{Endpoint: bareURL, InFlight: inFlight, Frame: ceilingFrame}
-	signedBare := signed
-	signedBare.Endpoint = bareURL
+	c.stopBare = stopBare
+	c.bare = posterCommand{Endpoint: bareURL, InFlight: c.inFlight, Frame: ceilingFrame}
+	c.signedBare = c.signed
+	c.signedBare.Endpoint = bareURL
+	for _, run := range []ceilingRow{{name: "signed→bare"}, {name: "bare"}} {
+		cmd := c.bare
+		if run.name == "signed→bare" {
+			cmd = c.signedBare
+		}
+		if run.r, err = c.run(run.name, cmd); err != nil {
+			stopBare()
+			return nil, err
+		}
+		c.fresh = append(c.fresh, run)
+	}
+	return c, nil
+}
 
-	fmt.Printf("\nceiling: %d processes (as many as the broadcast's busy workers), %d posts in flight each, post the frame once to each of the %d virtual connections, and do nothing else\n",
-		procs, inFlight, s.virtual)
-	fmt.Println("  signed: SigV4-signed with the SDK's signer (as the fanout function does), checked by the local gateway: a fan-out through it cannot beat this")
+func (c *ceiling) run(name string, cmd posterCommand) (ceilingResult, error) {
+	r, err := postOnce(cmd, c.procs, c.posts)
+	if err != nil {
+		return r, fmt.Errorf("ceiling %s: %w", name, err)
+	}
+	if len(r.failures) > 0 {
+		return r, fmt.Errorf("ceiling %s: %s", name, strings.Join(r.failures, "; "))
+	}
+	return r, nil
+}
+
+// print runs the ceiling beside the broadcast b (which used bCPU) and
+// prints it with the runs made before the broadcasts.
+func (c *ceiling) print(b runResult, bCPU time.Duration) error {
+	fmt.Printf("\nceiling: %d processes (as many as the broadcast's busy workers), %d posts in flight each, post the frame once to each of %d virtual connections, and do nothing else\n",
+		c.procs, c.inFlight, c.posts)
+	fmt.Println("  signed:      SigV4-signed with the SDK's signer (as the fanout function does), checked by the local gateway: a fan-out through it cannot beat this")
 	fmt.Println("  signed→bare: signed the same way, to a bare net/http handler that reads the body, checks nothing and answers 200: signing with no gateway")
-	fmt.Println("  bare:   unsigned, to that handler: the least an HTTP/1.1 exchange costs here")
-	fmt.Printf("%-12s %11s %16s %12s  %s\n", "path", "deliv/s", "CPU/delivery", "broadcast÷", "CPU by part")
+	fmt.Println("  bare:        unsigned, to that handler: the least an HTTP/1.1 exchange costs here")
+	fmt.Println("  (before): the same, measured before the broadcasts, while this process held no connection and no row")
+	fmt.Printf("%-21s %11s %16s %12s  %s\n", "path", "deliv/s", "CPU/delivery", "broadcast÷", "CPU by part")
 	bRate := b.rate()
-	fmt.Printf("%-12s %11.0f %16v %12s\n", "broadcast", bRate, perDelivery(bCPU, b.delivered), "1.00")
-	for _, run := range []struct {
-		name string
-		cmd  posterCommand
-	}{{"signed", signed}, {"signed→bare", signedBare}, {"bare", bare}} {
-		r, err := postOnce(run.cmd, procs, s.virtual)
+	fmt.Printf("%-21s %11.0f %16v %12s\n", "broadcast", bRate, perDelivery(bCPU, b.delivered), "1.00")
+	rows := []ceilingRow{{name: "signed"}, {name: "signed→bare"}, {name: "bare"}}
+	for i, cmd := range []posterCommand{c.signed, c.signedBare, c.bare} {
+		r, err := c.run(rows[i].name, cmd)
 		if err != nil {
-			return fmt.Errorf("ceiling %s: %w", run.name, err)
+			return err
 		}
-		if len(r.failures) > 0 {
-			return fmt.Errorf("ceiling %s: %s", run.name, strings.Join(r.failures, "; "))
-		}
-		fmt.Printf("%-12s %11.0f %16v %12.2f  %s\n", run.name, r.rate(), r.perDelivery().Round(time.Microsecond),
-			bRate/r.rate(), formatParts(r.parts, r.posted))
+		rows[i].r = r
+	}
+	for _, f := range c.fresh {
+		rows = append(rows, ceilingRow{name: f.name + " (before)", r: f.r})
+	}
+	for _, row := range rows {
+		fmt.Printf("%-21s %11.0f %16v %12.2f  %s\n", row.name, row.r.rate(), row.r.perDelivery().Round(time.Microsecond),
+			bRate/row.r.rate(), formatParts(row.r.parts, row.r.posted))
 	}
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -331,18 +330,9 @@ func formatParts(parts map[string]time.Duration, n int) string {
 
 // startBare serves the bare handler on loopback.
 func startBare() (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	addr, stop, err := serveLoopback("bare server", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusOK)
-	})}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			fmt.Fprintln(os.Stderr, "bare server:", err)
-		}
-	}()
-	return "http://" + ln.Addr().String() + "/bare", func() { _ = srv.Close() }, nil
+	}))
+	return "http://" + addr + "/bare", stop, err
 }

@@ -273,11 +273,7 @@ func isGatewayError(b []byte) bool {
 // startEcho runs a bare WebSocket echo server with the same library: the
 // floor any gateway on this machine can reach.
 func startEcho() (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	addr, stop, err := serveLoopback("echo server", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, nil)
 		if err != nil {
 			return
@@ -292,11 +288,22 @@ func startEcho() (string, func(), error) {
 				return
 			}
 		}
-	})}
+	}))
+	return "ws://" + addr, stop, err
+}
+
+// serveLoopback serves h on a loopback port, and returns its address and
+// what stops it; name is for the error printed if serving fails.
+func serveLoopback(name string, h http.Handler) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: h}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			fmt.Fprintln(os.Stderr, "echo server:", err)
+			fmt.Fprintln(os.Stderr, name+":", err)
 		}
 	}()
-	return "ws://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+	return ln.Addr().String(), func() { _ = srv.Close() }, nil
 }

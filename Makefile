@@ -118,7 +118,7 @@ dev: node_modules/.installed ## Run the API on loopback: synthesize for this mac
 # The bench's fan-out workers: one per core, 2 at least (an event source
 # mapping's smallest MaximumConcurrency), 128 posts in flight together (16
 # each at least). Each worker is a process; on 2 cores, 2 workers with 64
-# in flight each delivered 1.35-1.45 times what 10 with 16 each did (the
+# in flight each delivered 1.34-1.38 times what 10 with 16 each did (the
 # stack's defaults, sized for Lambda), in the same session.
 BENCH_WORKERS := $(shell n=$$(nproc 2>/dev/null || echo 2); [ "$$n" -lt 2 ] && n=2; echo $$n)
 BENCH_IN_FLIGHT := $(shell n=$$((128 / $(BENCH_WORKERS))); [ "$$n" -lt 16 ] && n=16; echo $$n)

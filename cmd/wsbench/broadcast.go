@@ -20,6 +20,7 @@ import (
 	"wsapi/contract"
 	"wsapi/localrun"
 	"wsapi/localrun/assembly"
+	"wsapi/localrun/esm"
 )
 
 // postLoad is what the @connections endpoint injects during a run.
@@ -190,10 +191,11 @@ func runBroadcasts(ctx context.Context, srv *localrun.Server, sizes []int, realM
 				continue
 			}
 			r.print(size, l.name)
-			printCPU(cpuBefore, cpuAfter, r.delivered, l.latency == 0 && l.rate == 0)
+			spent := cpuDiff(cpuBefore, cpuAfter)
+			printCPU(spent, r.delivered, l.latency == 0 && l.rate == 0)
 			prev = &r
 			if l.latency == 0 && l.rate == 0 && size == sizes[len(sizes)-1] {
-				ceilingOf, ceilingCPU = &r, cpuSpent(cpuBefore, cpuAfter)
+				ceilingOf, ceilingCPU = &r, sumCPU(spent)
 			}
 		}
 	}
@@ -203,13 +205,23 @@ func runBroadcasts(ctx context.Context, srv *localrun.Server, sizes []int, realM
 	return c.print(*ceilingOf, ceilingCPU)
 }
 
-// cpuSpent is the CPU time every part used between two treeCPU reads.
-func cpuSpent(before, after map[string]time.Duration) time.Duration {
-	var total time.Duration
+// cpuDiff is the CPU time each part used between two treeCPU reads (the
+// parts that used some).
+func cpuDiff(before, after map[string]time.Duration) map[string]time.Duration {
+	spent := map[string]time.Duration{}
 	for k, v := range after {
 		if d := v - before[k]; d > 0 {
-			total += d
+			spent[k] = d
 		}
+	}
+	return spent
+}
+
+// sumCPU is the CPU time of all parts together.
+func sumCPU(parts map[string]time.Duration) time.Duration {
+	var total time.Duration
+	for _, d := range parts {
+		total += d
 	}
 	return total
 }
@@ -247,22 +259,14 @@ func startProfile(path string) (stop func()) {
 // (Linux only), and the deliveries per second the machine's cores would
 // allow at that cost if the run had them all: the machine is shared, so
 // the load average is printed too.
-func printCPU(before, after map[string]time.Duration, delivered int, unloaded bool) {
-	if after == nil || delivered == 0 {
+func printCPU(spent map[string]time.Duration, delivered int, unloaded bool) {
+	total := sumCPU(spent)
+	if total == 0 || delivered == 0 {
 		return
 	}
 	var parts []string
-	var total time.Duration
-	for _, k := range slices.Sorted(maps.Keys(after)) {
-		d := after[k] - before[k]
-		if d <= 0 {
-			continue
-		}
-		total += d
-		parts = append(parts, fmt.Sprintf("%s %.0fµs", k, float64(d.Microseconds())/float64(delivered)))
-	}
-	if total == 0 {
-		return
+	for _, k := range slices.Sorted(maps.Keys(spent)) {
+		parts = append(parts, fmt.Sprintf("%s %.0fµs", k, float64(spent[k].Microseconds())/float64(delivered)))
 	}
 	perDelivery := float64(total.Microseconds()) / float64(delivered)
 	if !unloaded {
@@ -429,7 +433,7 @@ func parseSizes(s string) ([]int, error) {
 // workerConfig is the fanout workers' configuration in the template.
 type workerConfig struct {
 	perWorker   float64 // WORKER_POSTS_PER_SECOND
-	workers     int     // the mapping's MaximumConcurrency, 5 pollers when unset
+	workers     int     // the mapping's MaximumConcurrency, esm.DefaultPollers when unset
 	maxInFlight int     // MAX_IN_FLIGHT
 	// The segment count's settings: FANOUT_SEGMENTS (0: computed),
 	// CONNECTIONS_PER_SEGMENT, MAX_SEGMENTS.
@@ -471,7 +475,7 @@ func workerRates(dir string) (workerConfig, error) {
 			return w, fmt.Errorf("%s %s=%q: %w", fn.ID, contract.EnvWorkerPostsPerSecond, v, err)
 		}
 		if w.workers == 0 {
-			w.workers = 5
+			w.workers = esm.DefaultPollers
 		}
 		for name, dst := range map[string]*int{
 			contract.EnvMaxInFlight:           &w.maxInFlight,

@@ -137,19 +137,11 @@ func runPosters(in io.Reader, out io.Writer) error {
 type ceilingResult struct {
 	posted   int
 	took     time.Duration
-	cpu      time.Duration // every process of the run together
-	parts    map[string]time.Duration
+	parts    map[string]time.Duration // CPU time by part
 	failures []string
 }
 
 func (c ceilingResult) rate() float64 { return float64(c.posted) / c.took.Seconds() }
-
-func (c ceilingResult) perDelivery() time.Duration {
-	if c.posted == 0 {
-		return 0
-	}
-	return c.cpu / time.Duration(c.posted)
-}
 
 // postOnce runs procs -posters children over the virtual connections
 // 0..virtual-1, split evenly, and waits for them.
@@ -162,7 +154,18 @@ func postOnce(base posterCommand, procs, virtual int) (ceilingResult, error) {
 		cmd *exec.Cmd
 		out bytes.Buffer
 	}
-	children := make([]*child, procs)
+	children := make([]*child, 0, procs)
+	// A child that did start is killed if a later one does not.
+	started := false
+	defer func() {
+		if started {
+			return
+		}
+		for _, ch := range children {
+			_ = ch.cmd.Process.Kill()
+			_ = ch.cmd.Wait()
+		}
+	}()
 	before := treeCPU()
 	start := time.Now()
 	for p := range procs {
@@ -179,9 +182,10 @@ func postOnce(base posterCommand, procs, virtual int) (ceilingResult, error) {
 		if err := ch.cmd.Start(); err != nil {
 			return ceilingResult{}, fmt.Errorf("start a poster process: %w", err)
 		}
-		children[p] = ch
+		children = append(children, ch)
 	}
-	r := ceilingResult{parts: map[string]time.Duration{}}
+	started = true
+	var r ceilingResult
 	var errs []error
 	for _, ch := range children {
 		if err := ch.cmd.Wait(); err != nil {
@@ -201,20 +205,11 @@ func postOnce(base posterCommand, procs, virtual int) (ceilingResult, error) {
 	r.took = time.Since(start)
 	// The children have exited: their CPU is in this process's
 	// children's times, not in /proc any more.
-	after := treeCPU()
-	for k, v := range after {
-		if d := v - before[k]; d > 0 {
-			r.parts[k] += d
-			r.cpu += d
-		}
-	}
+	r.parts = cpuDiff(before, treeCPU())
 	for _, ch := range children {
-		if ch.cmd.ProcessState == nil {
-			continue
+		if ch.cmd.ProcessState != nil {
+			r.parts["posters"] += ch.cmd.ProcessState.UserTime() + ch.cmd.ProcessState.SystemTime()
 		}
-		d := ch.cmd.ProcessState.UserTime() + ch.cmd.ProcessState.SystemTime()
-		r.parts["posters"] += d
-		r.cpu += d
 	}
 	return r, errors.Join(errs...)
 }
@@ -232,6 +227,7 @@ type ceiling struct {
 
 type ceilingRow struct {
 	name string
+	cmd  posterCommand
 	r    ceilingResult
 }
 
@@ -256,29 +252,27 @@ func (s *broadcastSuite) newCeiling(size, virtual int) (*ceiling, error) {
 	c.bare = posterCommand{Endpoint: bareURL, InFlight: c.inFlight, Frame: ceilingFrame}
 	c.signedBare = c.signed
 	c.signedBare.Endpoint = bareURL
-	for _, run := range []ceilingRow{{name: "signed→bare"}, {name: "bare"}} {
-		cmd := c.bare
-		if run.name == "signed→bare" {
-			cmd = c.signedBare
-		}
-		if run.r, err = c.run(run.name, cmd); err != nil {
-			stopBare()
-			return nil, err
-		}
-		c.fresh = append(c.fresh, run)
+	c.fresh = []ceilingRow{{name: "signed→bare", cmd: c.signedBare}, {name: "bare", cmd: c.bare}}
+	if err := c.runAll(c.fresh); err != nil {
+		stopBare()
+		return nil, err
 	}
 	return c, nil
 }
 
-func (c *ceiling) run(name string, cmd posterCommand) (ceilingResult, error) {
-	r, err := postOnce(cmd, c.procs, c.posts)
-	if err != nil {
-		return r, fmt.Errorf("ceiling %s: %w", name, err)
+// runAll runs each row's posts, one row after the other.
+func (c *ceiling) runAll(rows []ceilingRow) error {
+	for i, row := range rows {
+		r, err := postOnce(row.cmd, c.procs, c.posts)
+		if err != nil {
+			return fmt.Errorf("ceiling %s: %w", row.name, err)
+		}
+		if len(r.failures) > 0 {
+			return fmt.Errorf("ceiling %s: %s", row.name, strings.Join(r.failures, "; "))
+		}
+		rows[i].r = r
 	}
-	if len(r.failures) > 0 {
-		return r, fmt.Errorf("ceiling %s: %s", name, strings.Join(r.failures, "; "))
-	}
-	return r, nil
+	return nil
 }
 
 // print runs the ceiling beside the broadcast b (which used bCPU) and
@@ -293,19 +287,15 @@ func (c *ceiling) print(b runResult, bCPU time.Duration) error {
 	fmt.Printf("%-21s %11s %16s %12s  %s\n", "path", "deliv/s", "CPU/delivery", "broadcast÷", "CPU by part")
 	bRate := b.rate()
 	fmt.Printf("%-21s %11.0f %16v %12s\n", "broadcast", bRate, perDelivery(bCPU, b.delivered), "1.00")
-	rows := []ceilingRow{{name: "signed"}, {name: "signed→bare"}, {name: "bare"}}
-	for i, cmd := range []posterCommand{c.signed, c.signedBare, c.bare} {
-		r, err := c.run(rows[i].name, cmd)
-		if err != nil {
-			return err
-		}
-		rows[i].r = r
+	rows := []ceilingRow{{name: "signed", cmd: c.signed}, {name: "signed→bare", cmd: c.signedBare}, {name: "bare", cmd: c.bare}}
+	if err := c.runAll(rows); err != nil {
+		return err
 	}
 	for _, f := range c.fresh {
 		rows = append(rows, ceilingRow{name: f.name + " (before)", r: f.r})
 	}
 	for _, row := range rows {
-		fmt.Printf("%-21s %11.0f %16v %12.2f  %s\n", row.name, row.r.rate(), row.r.perDelivery().Round(time.Microsecond),
+		fmt.Printf("%-21s %11.0f %16v %12.2f  %s\n", row.name, row.r.rate(), perDelivery(sumCPU(row.r.parts), row.r.posted),
 			bRate/row.r.rate(), formatParts(row.r.parts, row.r.posted))
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/sync/errgroup"
 
 	"wsapi/contract"
 )
@@ -118,33 +119,19 @@ func (p *clientPool) dial(c command) error {
 	if len(c.Tokens) == 0 {
 		return errors.New("dial: no tokens")
 	}
-	sem := make(chan struct{}, max(c.InFlight, 1))
-	var wg sync.WaitGroup
-	var firstErr error
-	var errMu sync.Mutex
+	// The first failure cancels the handshakes under way and the rest.
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(c.InFlight, 1))
 	for i := range need {
-		sem <- struct{}{}
-		errMu.Lock()
-		failed := firstErr != nil
-		errMu.Unlock()
-		if failed {
-			<-sem
+		if ctx.Err() != nil {
 			break
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
+		g.Go(func() error {
 			dctx, dcancel := context.WithTimeout(ctx, 2*time.Minute)
 			defer dcancel()
 			ws, _, err := websocket.Dial(dctx, c.URL+"?token="+c.Tokens[i%len(c.Tokens)], nil)
 			if err != nil {
-				errMu.Lock()
-				if firstErr == nil {
-					firstErr = fmt.Errorf("connection %d: %w", i, err)
-				}
-				errMu.Unlock()
-				return
+				return fmt.Errorf("connection %d: %w", i, err)
 			}
 			ws.SetReadLimit(1 << 20)
 			r := &receiver{ws: ws, seen: map[string]int{}}
@@ -152,10 +139,10 @@ func (p *clientPool) dial(c command) error {
 			p.receivers = append(p.receivers, r)
 			p.mu.Unlock()
 			go p.read(r)
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
-	return firstErr
+	return g.Wait()
 }
 
 // read counts the message frames r receives, by id.
@@ -215,18 +202,15 @@ func (p *clientPool) closeAll() {
 	rs := p.receivers
 	p.receivers = nil
 	p.mu.Unlock()
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 256)
+	var g errgroup.Group
+	g.SetLimit(256)
 	for _, r := range rs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
+		g.Go(func() error {
 			_ = r.ws.Close(websocket.StatusNormalClosure, "")
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 }
 
 // clientProcess is the parent's handle on the child.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -259,7 +258,7 @@ func New(pager Pager, poster Poster, remover Remover, cps Checkpoints, counters 
 		slots:    make(chan struct{}, cfg.MaxInFlight),
 		clock:    realClock{},
 		randN:    rand.Int64N,
-		log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		log:      slog.New(slog.DiscardHandler),
 	}
 	for _, o := range opts {
 		o(w)

@@ -8,7 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -178,7 +179,7 @@ func validBody(s string) bool {
 
 // parseQueueAttributes validates CreateQueue's attributes into q.
 func (s *Server) parseQueueAttributes(q *queue, attrs map[string]string) error {
-	for _, k := range sortedKeys(attrs) {
+	for _, k := range slices.Sorted(maps.Keys(attrs)) {
 		v := attrs[k]
 		switch k {
 		case "VisibilityTimeout":
@@ -253,15 +254,6 @@ func intIn(v string, lo, hi int) (int, error) {
 		return 0, fmt.Errorf("must be an integer from %d to %d", lo, hi)
 	}
 	return n, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // attributes returns GetQueueAttributes' answer for the names asked for
@@ -365,10 +357,10 @@ func (s *Server) send(q *queue, body string, delay *int32) (*message, error) {
 	return m, nil
 }
 
-// receive collects up to max visible messages, long polling for wait.
-func (s *Server) receive(ctx context.Context, q *queue, max int, vt *int, wait time.Duration, names map[string]bool) ([]Message, error) {
-	if max < 1 || max > maxBatchEntries {
-		return nil, invalidParameter(fmt.Sprintf("Value %d for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.", max))
+// receive collects up to maxMsgs visible messages, long polling for wait.
+func (s *Server) receive(ctx context.Context, q *queue, maxMsgs int, vt *int, wait time.Duration, names map[string]bool) ([]Message, error) {
+	if maxMsgs < 1 || maxMsgs > maxBatchEntries {
+		return nil, invalidParameter(fmt.Sprintf("Value %d for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.", maxMsgs))
 	}
 	if vt != nil && (*vt < 0 || *vt > maxVisibility) {
 		return nil, invalidParameter(fmt.Sprintf("Value %d for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200, if provided.", *vt))
@@ -379,7 +371,7 @@ func (s *Server) receive(ctx context.Context, q *queue, max int, vt *int, wait t
 	deadline := time.Now().Add(wait) // long polling waits in real time
 	for {
 		s.mu.Lock()
-		got := s.take(q, max, vt, names)
+		got := s.take(q, maxMsgs, vt, names)
 		next := s.nextVisible(q)
 		woken := s.notify
 		s.mu.Unlock()
@@ -389,7 +381,7 @@ func (s *Server) receive(ctx context.Context, q *queue, max int, vt *int, wait t
 		}
 		if !next.IsZero() {
 			if d := next.Sub(s.now()); d < remaining {
-				remaining = max64(d, time.Millisecond)
+				remaining = max(d, time.Millisecond)
 			}
 		}
 		t := time.NewTimer(remaining)
@@ -404,13 +396,6 @@ func (s *Server) receive(ctx context.Context, q *queue, max int, vt *int, wait t
 	}
 }
 
-func max64(a, b time.Duration) time.Duration {
-	if a > b {
-		return a
-	}
-	return b
-}
-
 // nextVisible is the earliest time an invisible message becomes visible
 // (zero if none); called with s.mu held.
 func (s *Server) nextVisible(q *queue) time.Time {
@@ -423,31 +408,38 @@ func (s *Server) nextVisible(q *queue) time.Time {
 	return next
 }
 
-// take receives up to max visible messages, oldest first; called with s.mu
+// take receives up to maxMsgs visible messages, oldest first; called with s.mu
 // held. A message whose receive count would exceed the source queue's
 // maxReceiveCount moves to the dead-letter queue instead of being returned:
 // "Amazon SQS moves messages to a dead-letter queue when the ReceiveCount for
 // a message exceeds the maxReceiveCount for a queue"
 // (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html).
-func (s *Server) take(q *queue, max int, vt *int, names map[string]bool) []Message {
+func (s *Server) take(q *queue, maxMsgs int, vt *int, names map[string]bool) []Message {
 	now := s.now()
 	visibility := q.visibility
 	if vt != nil {
 		visibility = *vt
 	}
+	var dlq *queue
+	if q.redrive != nil {
+		dlq = s.queueByARN(q.redrive.DeadLetterTargetArn)
+	}
 	var out []Message
 	kept := q.msgs[:0]
-	var moved []*message
+	moved := false
 	for _, m := range q.msgs {
-		if len(out) == max || m.visibleAt.After(now) {
+		if len(out) == maxMsgs || m.visibleAt.After(now) {
 			kept = append(kept, m)
 			continue
 		}
-		if q.redrive != nil && m.receiveCount+1 > q.redrive.MaxReceiveCount {
-			if dlq := s.queueByARN(q.redrive.DeadLetterTargetArn); dlq != nil {
-				moved = append(moved, m)
-				continue
-			}
+		if dlq != nil && m.receiveCount+1 > q.redrive.MaxReceiveCount {
+			// The message keeps its id, body and SentTimestamp; the
+			// receive count starts again in the dead-letter queue.
+			m.receiveCount, m.firstReceive, m.inFlight, m.handle = 0, time.Time{}, false, ""
+			m.visibleAt = now
+			dlq.msgs = append(dlq.msgs, m)
+			moved = true
+			continue
 		}
 		m.receiveCount++
 		if m.firstReceive.IsZero() {
@@ -462,15 +454,7 @@ func (s *Server) take(q *queue, max int, vt *int, names map[string]bool) []Messa
 		kept = append(kept, m)
 	}
 	q.msgs = kept
-	if len(moved) > 0 {
-		dlq := s.queueByARN(q.redrive.DeadLetterTargetArn)
-		for _, m := range moved {
-			// The message keeps its id, body and SentTimestamp; the
-			// receive count starts again in the dead-letter queue.
-			m.receiveCount, m.firstReceive, m.inFlight, m.handle = 0, time.Time{}, false, ""
-			m.visibleAt = now
-			dlq.msgs = append(dlq.msgs, m)
-		}
+	if moved {
 		s.wake()
 	}
 	return out

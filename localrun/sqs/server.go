@@ -153,8 +153,6 @@ func (s *Server) createQueue(name string, attrs map[string]string, host string) 
 	return q, nil
 }
 
-// byURL finds the queue a QueueUrl names by its last path segment, as AWS
-// addresses queues by account and name; called with s.mu held.
 // onQueue runs fn on the queue at queueURL, under the server's lock.
 func (s *Server) onQueue(queueURL string, fn func(*queue) (any, error)) (any, error) {
 	s.mu.Lock()
@@ -166,6 +164,8 @@ func (s *Server) onQueue(queueURL string, fn func(*queue) (any, error)) (any, er
 	return fn(q)
 }
 
+// byURL finds the queue a QueueUrl names by its last path segment, as AWS
+// addresses queues by account and name; called with s.mu held.
 func (s *Server) byURL(u string) (*queue, error) {
 	p, err := url.Parse(u)
 	if u == "" || err != nil {

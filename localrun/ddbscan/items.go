@@ -44,9 +44,7 @@ func (h *Handler) refresh(ctx context.Context, table string, sh *shadow, keys ..
 		if err != nil {
 			return fmt.Errorf("refresh %s: %w", table, err)
 		}
-		if err := h.store(table, sh, key, out.Item); err != nil {
-			return err
-		}
+		h.store(sh, key, out.Item)
 	}
 	return nil
 }
@@ -54,10 +52,10 @@ func (h *Handler) refresh(ctx context.Context, table string, sh *shadow, keys ..
 // store sets the shadow's row of key to item, which a write has just
 // stored in minidyn (none: the row is gone). A successful put stores its
 // item as given, so puts need no read back. The caller holds writeMu.
-func (h *Handler) store(table string, sh *shadow, key, item map[string]*minidyn.AttributeValue) error {
+func (h *Handler) store(sh *shadow, key, item map[string]*minidyn.AttributeValue) {
 	pos, err := sh.schema.positionOf(key)
 	if err != nil {
-		return nil // minidyn refused it too
+		return // minidyn refused it too
 	}
 	if len(item) == 0 {
 		item = nil
@@ -65,7 +63,6 @@ func (h *Handler) store(table string, sh *shadow, key, item map[string]*minidyn.
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	sh.set(pos, item)
-	return nil
 }
 
 // beginWrite routes a one-item write to its shard (rewriting *table to the
@@ -86,7 +83,6 @@ func (h *Handler) beginWrite(ctx context.Context, table **string, av map[string]
 }
 
 func (h *Handler) putItem(ctx context.Context, in *minidyn.PutItemInput) (any, error) {
-	name := aws.ToString(in.TableName)
 	sh, shard, unlock, err := h.beginWrite(ctx, &in.TableName, in.Item, true,
 		conditional{cond: &in.ConditionExpression, names: in.ExpressionAttributeNames, values: &in.ExpressionAttributeValues})
 	if err != nil {
@@ -112,11 +108,11 @@ func (h *Handler) putItem(ctx context.Context, in *minidyn.PutItemInput) (any, e
 		return nil, err
 	}
 	out.Attributes = old
-	return out, h.store(name, sh, in.Item, in.Item)
+	h.store(sh, in.Item, in.Item)
+	return out, nil
 }
 
 func (h *Handler) deleteItem(ctx context.Context, in *minidyn.DeleteItemInput) (any, error) {
-	name := aws.ToString(in.TableName)
 	sh, _, unlock, err := h.beginWrite(ctx, &in.TableName, in.Key, false,
 		conditional{cond: &in.ConditionExpression, names: in.ExpressionAttributeNames, values: &in.ExpressionAttributeValues})
 	if err != nil {
@@ -127,7 +123,8 @@ func (h *Handler) deleteItem(ctx context.Context, in *minidyn.DeleteItemInput) (
 	if err != nil {
 		return nil, err
 	}
-	return out, h.store(name, sh, in.Key, nil)
+	h.store(sh, in.Key, nil)
+	return out, nil
 }
 
 func (h *Handler) updateItem(ctx context.Context, in *minidyn.UpdateItemInput) (any, error) {
@@ -225,9 +222,7 @@ func (h *Handler) batchWriteItem(ctx context.Context, in *minidyn.BatchWriteItem
 		return out, nil
 	}
 	for _, k := range keys {
-		if err := h.store(k.table, k.sh, k.key, k.item); err != nil {
-			return nil, err
-		}
+		h.store(k.sh, k.key, k.item)
 	}
 	return out, nil
 }

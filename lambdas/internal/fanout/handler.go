@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"golang.org/x/sync/errgroup"
 
 	"wsapi/lambdas/internal/metrics"
 )
@@ -92,22 +93,20 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	var (
 		mu     sync.Mutex
 		failed []events.SQSBatchItemFailure
-		wg     sync.WaitGroup
-		slots  = make(chan struct{}, h.cfg.Concurrency)
+		g      errgroup.Group
 	)
+	g.SetLimit(h.cfg.Concurrency)
 	for _, rec := range ev.Records {
-		slots <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-slots; wg.Done() }()
+		g.Go(func() error {
 			if !h.recordRecovered(ctx, workCtx, stop, rec) {
 				mu.Lock()
 				failed = append(failed, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 				mu.Unlock()
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait() // the goroutines return nil
 	return events.SQSEventResponse{BatchItemFailures: failed}, nil
 }
 

@@ -152,16 +152,9 @@ func (h *Handler) getItem(ctx context.Context, in *minidyn.GetItemInput) (any, e
 	return h.client.GetItem(ctx, in)
 }
 
-// shardRequest remembers where a batch's request came from.
-type shardRequest struct {
-	table string
-	sh    *shadow
-	shard string
-}
-
 func (h *Handler) batchWriteItem(ctx context.Context, in *minidyn.BatchWriteItemInput) (any, error) {
 	routed := &minidyn.BatchWriteItemInput{RequestItems: map[string][]minidyn.WriteRequest{}}
-	origin := map[string]shardRequest{}
+	origin := map[string]string{} // shard: table
 	type written struct {
 		table     string
 		sh        *shadow
@@ -185,7 +178,7 @@ func (h *Handler) batchWriteItem(ctx context.Context, in *minidyn.BatchWriteItem
 				return nil, err
 			}
 			routed.RequestItems[*shard] = append(routed.RequestItems[*shard], req)
-			origin[*shard] = shardRequest{table: table, sh: sh, shard: *shard}
+			origin[*shard] = table
 			w := written{table: table, sh: sh, key: av}
 			if isItem {
 				w.item = av
@@ -207,8 +200,7 @@ func (h *Handler) batchWriteItem(ctx context.Context, in *minidyn.BatchWriteItem
 	}
 	unprocessed := map[string][]minidyn.WriteRequest{}
 	for shard, reqs := range out.UnprocessedItems {
-		t := origin[shard].table
-		unprocessed[t] = append(unprocessed[t], reqs...)
+		unprocessed[origin[shard]] = append(unprocessed[origin[shard]], reqs...)
 	}
 	out.UnprocessedItems = unprocessed
 	if len(unprocessed) > 0 {

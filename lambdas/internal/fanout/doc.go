@@ -53,9 +53,9 @@
 //     for callers with no stop time) abandons its page the same way with
 //     ErrStillThrottled, and the record waits out its visibility timeout;
 //   - any other error counts as failed (Counts.Failed), without a retry
-//     (the Management API client makes one attempt per call, see
-//     fanoutaws.NewManagementClient, so that throttling is the worker's to
-//     handle);
+//     (the poster makes one attempt per call, see fanoutaws.NewSignedPoster
+//     and fanoutaws.NewManagementClient, so that throttling is the worker's
+//     to handle);
 //   - every attempt, retries and the delivery report included, first takes
 //     a token from the worker's rate limiter (golang.org/x/time/rate),
 //     with bursts of Config.Burst, at an adaptive rate (Worker.Rate): a

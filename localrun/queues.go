@@ -134,11 +134,7 @@ func mappingFunctions(asm *assembly.Assembly) map[string]int {
 		if !m.Enabled {
 			continue
 		}
-		n := m.MaximumConcurrency
-		if n == 0 {
-			n = esm.DefaultPollers
-		}
-		out[m.FunctionID] += n
+		out[m.FunctionID] += esm.Pollers(m.MaximumConcurrency)
 	}
 	return out
 }

@@ -166,11 +166,13 @@ func (m *Mapping) pollWait() time.Duration {
 	return m.PollWait
 }
 
-func (m *Mapping) pollers() int {
-	if m.MaximumConcurrency == 0 {
+// Pollers is how many pollers, so concurrent invocations, a mapping with
+// that MaximumConcurrency runs: it, or DefaultPollers when it is 0.
+func Pollers(maximumConcurrency int) int {
+	if maximumConcurrency == 0 {
 		return DefaultPollers
 	}
-	return m.MaximumConcurrency
+	return maximumConcurrency
 }
 
 // Start validates the mapping and starts its pollers; they run until ctx
@@ -186,7 +188,7 @@ func (m *Mapping) Start(ctx context.Context) error {
 	}
 	m.started = true
 	ctx, m.cancel = context.WithCancel(ctx)
-	n := m.pollers()
+	n := Pollers(m.MaximumConcurrency)
 	m.wg.Add(n)
 	for range n {
 		go func() {
@@ -301,16 +303,12 @@ func (m *Mapping) event(batch []sqs.Message) events.SQSEvent {
 	}
 	ev := events.SQSEvent{Records: make([]events.SQSMessage, 0, len(batch))}
 	for _, msg := range batch {
-		attrs := make(map[string]string, len(msg.Attributes))
-		for k, v := range msg.Attributes {
-			attrs[k] = v
-		}
 		ev.Records = append(ev.Records, events.SQSMessage{
 			MessageId:         msg.MessageID,
 			ReceiptHandle:     msg.ReceiptHandle,
 			Body:              msg.Body,
 			Md5OfBody:         msg.MD5OfBody,
-			Attributes:        attrs,
+			Attributes:        msg.Attributes, // a map of its own per receive
 			MessageAttributes: map[string]events.SQSMessageAttribute{},
 			EventSource:       "aws:sqs",
 			EventSourceARN:    arn,

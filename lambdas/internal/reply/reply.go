@@ -115,7 +115,7 @@ type Message struct {
 }
 
 // TypeMessage is Message's type.
-const TypeMessage = "message"
+const TypeMessage = contract.FrameTypeMessage
 
 // Delivery is the report a broadcast's sender gets once every recipient
 // has been tried: {"type":"delivery","id":"...","delivered":N,"stale":M,"failed":K},

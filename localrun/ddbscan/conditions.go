@@ -122,13 +122,9 @@ func callArgs(expr string, start int) ([]string, int) {
 
 // current reads the row a conditional write will evaluate.
 func (h *Handler) current(ctx context.Context, shard *string, sh *shadow, av map[string]*minidyn.AttributeValue) map[string]*minidyn.AttributeValue {
-	key := map[string]*minidyn.AttributeValue{}
-	for _, a := range sh.schema.keyAttrs() {
-		key[a] = av[a]
-	}
-	out, err := h.client.GetItem(ctx, &minidyn.GetItemInput{TableName: shard, Key: key, ConsistentRead: aws.Bool(true)})
-	if err != nil || out.Item == nil {
+	item, err := h.row(ctx, shard, sh.schema, av)
+	if err != nil || item == nil {
 		return map[string]*minidyn.AttributeValue{}
 	}
-	return out.Item
+	return item
 }

@@ -36,17 +36,23 @@ func (h *Handler) refresh(ctx context.Context, table string, sh *shadow, keys ..
 		if err != nil {
 			continue // minidyn refused it too
 		}
-		k := make(map[string]*minidyn.AttributeValue, 2)
-		for _, a := range sh.schema.keyAttrs() {
-			k[a] = key[a]
-		}
-		out, err := h.client.GetItem(ctx, &minidyn.GetItemInput{TableName: aws.String(shardName(table, i)), Key: k, ConsistentRead: aws.Bool(true)})
+		item, err := h.row(ctx, aws.String(shardName(table, i)), sh.schema, key)
 		if err != nil {
 			return fmt.Errorf("refresh %s: %w", table, err)
 		}
-		h.store(sh, key, out.Item)
+		h.store(sh, key, item)
 	}
 	return nil
+}
+
+// row reads the row of the item or key av from its shard, as a write
+// there will find it.
+func (h *Handler) row(ctx context.Context, shard *string, s *schema, av map[string]*minidyn.AttributeValue) (map[string]*minidyn.AttributeValue, error) {
+	out, err := h.client.GetItem(ctx, &minidyn.GetItemInput{TableName: shard, Key: s.keyOf(av), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, err
+	}
+	return out.Item, nil
 }
 
 // store sets the shadow's row of key to item, which a write has just
@@ -93,15 +99,9 @@ func (h *Handler) putItem(ctx context.Context, in *minidyn.PutItemInput) (any, e
 	// only when asked to (ReturnValues ALL_OLD).
 	var old map[string]*minidyn.AttributeValue
 	if in.ReturnValues == ddbtypes.ReturnValueAllOld {
-		key := map[string]*minidyn.AttributeValue{}
-		for _, a := range sh.schema.keyAttrs() {
-			key[a] = in.Item[a]
-		}
-		got, err := h.client.GetItem(ctx, &minidyn.GetItemInput{TableName: shard, Key: key, ConsistentRead: aws.Bool(true)})
-		if err != nil {
+		if old, err = h.row(ctx, shard, sh.schema, in.Item); err != nil {
 			return nil, err
 		}
-		old = got.Item
 	}
 	out, err := h.client.PutItem(ctx, in)
 	if err != nil {

@@ -99,6 +99,15 @@ func (s *schema) keyAttrs() []string {
 	return []string{s.hash, s.rangeKey}
 }
 
+// keyOf is the primary key of the item or key av.
+func (s *schema) keyOf(av map[string]*minidyn.AttributeValue) map[string]*minidyn.AttributeValue {
+	key := make(map[string]*minidyn.AttributeValue, 2)
+	for _, a := range s.keyAttrs() {
+		key[a] = av[a]
+	}
+	return key
+}
+
 var errNoKey = errors.New("the provided key element does not match the schema")
 
 // position is where an item sorts in a scan: by bucket (a hash of its

@@ -277,10 +277,7 @@ func (h *Handler) scanShards(ctx context.Context, name string, sh *shadow, in *m
 
 // projectDocument projects an item with document paths through minidyn.
 func (h *Handler) projectDocument(ctx context.Context, name string, sh *shadow, in *minidyn.ScanInput, item map[string]*minidyn.AttributeValue) (map[string]*minidyn.AttributeValue, error) {
-	key := map[string]*minidyn.AttributeValue{}
-	for _, a := range sh.schema.keyAttrs() {
-		key[a] = item[a]
-	}
+	key := sh.schema.keyOf(item)
 	i, _ := sh.schema.shardOf(key)
 	expr := aws.ToString(in.ProjectionExpression)
 	out, err := h.client.GetItem(ctx, &minidyn.GetItemInput{

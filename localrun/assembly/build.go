@@ -426,18 +426,34 @@ func (b *builder) lambdaURI(p props, key string) (fnID string, isLambda bool, er
 		return "", false, nil
 	}
 	fnARN, ok = strings.CutSuffix(fnARN, "/invocations")
-	id, isAtt := strings.CutPrefix(fnARN, "\x00A")
-	id, isAtt2 := strings.CutSuffix(id, "\x01Arn\x00")
-	if !ok || !isAtt || !isAtt2 || strings.ContainsAny(id, "\x00\x01") {
+	id, isAtt := attArnID(fnARN)
+	if !ok || !isAtt {
 		return "", true, fmt.Errorf("%s: %s does not invoke a Lambda function of this template by Fn::GetAtt <function>.Arn", p.at(key), b.readable(v))
 	}
 	if typ := b.a.ResourceTypes[id]; typ != typeFunction {
 		return "", true, fmt.Errorf("%s: Fn::GetAtt %s.Arn: is %s, not %s", p.at(key), id, typ, typeFunction)
 	}
-	if b.a.Functions[id].AssetDir == "" && !b.badAsset[id] {
-		return "", true, fmt.Errorf("%s: function %s has no directory asset in the assembly to run", p.at(key), id)
+	if err := b.runnable(p.at(key), id); err != nil {
+		return "", true, err
 	}
 	return id, true, nil
+}
+
+// attArnID is the resource of a symbolic Fn::GetAtt <id>.Arn (see
+// symbolic), or false when s is anything else.
+func attArnID(s string) (string, bool) {
+	id, isAtt := strings.CutPrefix(s, "\x00A")
+	id, isArn := strings.CutSuffix(id, "\x01Arn\x00")
+	return id, isAtt && isArn && !strings.ContainsAny(id, "\x00\x01")
+}
+
+// runnable refuses a function the local run has no code for; one whose
+// asset is bad has its own error already.
+func (b *builder) runnable(at, fnID string) error {
+	if b.a.Functions[fnID].AssetDir == "" && !b.badAsset[fnID] {
+		return fmt.Errorf("%s: function %s has no directory asset in the assembly to run", at, fnID)
+	}
+	return nil
 }
 
 // refTo reads a {"Ref": id} property that must name a resource of type typ.

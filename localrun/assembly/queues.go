@@ -171,9 +171,8 @@ func (b *builder) getAttArn(p props, key string, v any, typ string) (string, err
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", p.at(key), err)
 	}
-	id, isAtt := strings.CutPrefix(s, "\x00A")
-	id, isArn := strings.CutSuffix(id, "\x01Arn\x00")
-	if !isAtt || !isArn || strings.ContainsAny(id, "\x00\x01") {
+	id, ok := attArnID(s)
+	if !ok {
 		return "", fmt.Errorf("%s: %s is not Fn::GetAtt <%s of this template>.Arn", p.at(key), b.readable(v), typ)
 	}
 	if got := b.a.ResourceTypes[id]; got != typ {
@@ -279,21 +278,20 @@ func (b *builder) esmFunction(p props) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", p.at("FunctionName"), err)
 	}
-	var id string
-	switch {
-	case strings.HasPrefix(s, "\x00R") && strings.HasSuffix(s, "\x00"):
-		id = s[2 : len(s)-1]
-	case strings.HasPrefix(s, "\x00A") && strings.HasSuffix(s, "\x01Arn\x00"):
-		id = strings.TrimSuffix(s[2:], "\x01Arn\x00")
+	id, ok := attArnID(s)
+	if !ok { // a Ref, then: \x00R<id>\x00
+		name, isRef := strings.CutPrefix(s, "\x00R")
+		name, ends := strings.CutSuffix(name, "\x00")
+		id, ok = name, isRef && ends && !strings.ContainsAny(name, "\x00\x01")
 	}
-	if id == "" || strings.ContainsAny(id, "\x00\x01") {
+	if !ok || id == "" {
 		return "", fmt.Errorf("%s: %s is not a Ref to a function of this template (or its Fn::GetAtt Arn)", p.at("FunctionName"), b.readable(v))
 	}
 	if typ := b.a.ResourceTypes[id]; typ != typeFunction {
 		return "", fmt.Errorf("%s: %s: is %s, not %s", p.at("FunctionName"), id, typ, typeFunction)
 	}
-	if b.a.Functions[id].AssetDir == "" && !b.badAsset[id] {
-		return "", fmt.Errorf("%s: function %s has no directory asset in the assembly to run", p.at("FunctionName"), id)
+	if err := b.runnable(p.at("FunctionName"), id); err != nil {
+		return "", err
 	}
 	return id, nil
 }

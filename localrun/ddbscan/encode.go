@@ -59,11 +59,17 @@ func appendValue(b []byte, v *minidyn.AttributeValue) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendValue(append(appendString(b, k, 0), ':'), v.M[k])
+			b = appendAttr(b, k, v.M[k])
 		}
 		return append(b, "}}"...)
 	}
 	return append(b, "{}"...)
+}
+
+// appendAttr appends `"name":value`, the form the shadow keeps an
+// attribute in (and counts index values by).
+func appendAttr(b []byte, name string, v *minidyn.AttributeValue) []byte {
+	return appendValue(append(appendString(b, name, 0), ':'), v)
 }
 
 func boolText(v bool) string {

@@ -90,7 +90,7 @@ func (sh *shadow) indexShards(index string, values []*minidyn.AttributeValue) (o
 	}
 	name := sh.schema.indexes[index].hash
 	for _, v := range values {
-		for shard := range counted[string(appendValue(append(appendString(nil, name, 0), ':'), v))] {
+		for shard := range counted[string(appendAttr(nil, name, v))] {
 			if !slices.Contains(out, shard) {
 				out = append(out, shard)
 			}
@@ -135,7 +135,7 @@ func newEntry(s *schema, pos position, item map[string]*minidyn.AttributeValue) 
 			e.data = append(e.data, ',')
 		}
 		start := len(e.data)
-		e.data = appendValue(append(appendString(e.data, name, 0), ':'), v)
+		e.data = appendAttr(e.data, name, v)
 		e.names = append(e.names, name)
 		e.ends = append(e.ends, int32(len(e.data)))
 		if slices.Contains(s.keyAttrs(), name) {

@@ -1,6 +1,7 @@
 package assembly
 
 import (
+	"slices"
 	"time"
 
 	"wsapi/contract"
@@ -271,12 +272,7 @@ type EventSourceMapping struct {
 // ReportsBatchItemFailures reports whether FunctionResponseTypes has
 // ReportBatchItemFailures.
 func (m EventSourceMapping) ReportsBatchItemFailures() bool {
-	for _, t := range m.FunctionResponseTypes {
-		if t == ReportBatchItemFailures {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(m.FunctionResponseTypes, ReportBatchItemFailures)
 }
 
 // ReportBatchItemFailures is the one FunctionResponseTypes value.

@@ -148,8 +148,11 @@ func (s *schema) shardOf(av map[string]*minidyn.AttributeValue) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return bucketOf(h) >> (bucketBits - shardBits), nil
+	return shardOfBucket(bucketOf(h)), nil
 }
+
+// shardOfBucket is the shard holding a bucket's items.
+func shardOfBucket(b int) int { return b >> (bucketBits - shardBits) }
 
 func lengthPrefixed(s string) string {
 	var n [4]byte

@@ -215,9 +215,9 @@ func (h *Handler) scanShards(ctx context.Context, name string, sh *shadow, in *m
 	if lo >= hi {
 		return p.finish(), nil
 	}
-	first, last := lo>>(bucketBits-shardBits), (hi-1)>>(bucketBits-shardBits)
+	first, last := shardOfBucket(lo), shardOfBucket(hi-1)
 	if start != nil {
-		first = max(first, start.bucket>>(bucketBits-shardBits))
+		first = max(first, shardOfBucket(start.bucket))
 	}
 	// The shards are read whole, without the projection (positions need
 	// the keys), passing on only the names and values the filter uses.
@@ -261,7 +261,7 @@ func (h *Handler) scanShards(ctx context.Context, name string, sh *shadow, in *m
 			item := f.item
 			if !simple {
 				var err error
-				if item, err = h.projectDocument(ctx, name, sh, in, f.item); err != nil {
+				if item, err = h.projectDocument(ctx, q.TableName, sh.schema, in, f.item); err != nil {
 					return nil, err
 				}
 			}
@@ -275,13 +275,12 @@ func (h *Handler) scanShards(ctx context.Context, name string, sh *shadow, in *m
 	return p.finish(), nil
 }
 
-// projectDocument projects an item with document paths through minidyn.
-func (h *Handler) projectDocument(ctx context.Context, name string, sh *shadow, in *minidyn.ScanInput, item map[string]*minidyn.AttributeValue) (map[string]*minidyn.AttributeValue, error) {
-	key := sh.schema.keyOf(item)
-	i, _ := sh.schema.shardOf(key)
+// projectDocument projects an item of shard with document paths through
+// minidyn.
+func (h *Handler) projectDocument(ctx context.Context, shard *string, s *schema, in *minidyn.ScanInput, item map[string]*minidyn.AttributeValue) (map[string]*minidyn.AttributeValue, error) {
 	expr := aws.ToString(in.ProjectionExpression)
 	out, err := h.client.GetItem(ctx, &minidyn.GetItemInput{
-		TableName: aws.String(shardName(name, i)), Key: key, ProjectionExpression: in.ProjectionExpression,
+		TableName: shard, Key: s.keyOf(item), ProjectionExpression: in.ProjectionExpression,
 		ExpressionAttributeNames: used(in.ExpressionAttributeNames, expr),
 	})
 	if err != nil {

@@ -60,7 +60,7 @@ func newShadow(s *schema) *shadow {
 
 // count adds n to e's count in every index its partition key value is in.
 func (sh *shadow) count(e *entry, n int) {
-	shard := e.pos.bucket >> (bucketBits - shardBits)
+	shard := shardOfBucket(e.pos.bucket)
 	for name, values := range sh.inIndex {
 		v, ok := e.attr(sh.schema.indexes[name].hash)
 		if !ok {

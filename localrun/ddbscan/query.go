@@ -64,54 +64,41 @@ func (h *Handler) query(ctx context.Context, in *minidyn.QueryInput) (any, error
 }
 
 func (h *Handler) queryShards(sh *shadow, in *minidyn.QueryInput) []int {
-	s := sh.schema
-	all := make([]int, shards)
-	for i := range all {
-		all[i] = i
+	// The values the query names: its partition key's value is one of them.
+	var values []*minidyn.AttributeValue
+	for _, v := range in.ExpressionAttributeValues {
+		values = append(values, v)
 	}
+	for _, c := range in.KeyConditions {
+		values = append(values, c.AttributeValueList...)
+	}
+	s := sh.schema
 	if in.IndexName != nil {
 		if ix, ok := s.indexes[*in.IndexName]; !ok || ix.global {
-			// Only the shards holding the values the query names can
-			// answer it (the partition key's value is one of them).
-			var values []*minidyn.AttributeValue
-			for _, v := range in.ExpressionAttributeValues {
-				values = append(values, v)
-			}
-			for _, c := range in.KeyConditions {
-				values = append(values, c.AttributeValueList...)
-			}
 			h.mu.RLock()
 			found, counted := sh.indexShards(*in.IndexName, values)
 			h.mu.RUnlock()
 			switch {
 			case !counted:
+				all := make([]int, shards)
+				for i := range all {
+					all[i] = i
+				}
 				return all
 			case len(found) == 0:
-				return all[:1] // no such item: one shard answers (and validates) the query
+				return []int{0} // no such item: one shard answers (and validates) the query
 			}
 			return found
 		}
 	}
-	set := map[int]bool{}
-	try := func(v *minidyn.AttributeValue) {
-		if i, err := s.shardOf(map[string]*minidyn.AttributeValue{s.hash: v}); err == nil {
-			set[i] = true
-		}
-	}
-	for _, v := range in.ExpressionAttributeValues {
-		try(v)
-	}
-	for _, c := range in.KeyConditions {
-		for _, v := range c.AttributeValueList {
-			try(v)
-		}
-	}
-	if len(set) == 0 {
-		return all[:1] // minidyn refuses a query without the partition key
-	}
 	var out []int
-	for i := range set {
-		out = append(out, i)
+	for _, v := range values {
+		if i, err := s.shardOf(map[string]*minidyn.AttributeValue{s.hash: v}); err == nil && !slices.Contains(out, i) {
+			out = append(out, i)
+		}
+	}
+	if len(out) == 0 {
+		return []int{0} // minidyn refuses a query without the partition key
 	}
 	slices.Sort(out)
 	return out

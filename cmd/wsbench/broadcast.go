@@ -21,6 +21,7 @@ import (
 	"wsapi/localrun"
 	"wsapi/localrun/assembly"
 	"wsapi/localrun/esm"
+	"wsapi/localrun/gateway"
 )
 
 // postLoad is what the @connections endpoint injects during a run.
@@ -166,7 +167,7 @@ func runBroadcasts(ctx context.Context, srv *localrun.Server, sizes []int, realM
 					l.rate = min(l.rate, prev.rate()/2)
 				}
 				l.rate = max(l.rate, 100)
-				l.burst = max(1, int(l.rate/10))
+				l.burst = gateway.PostBurst(l.rate, 0)
 				fmt.Printf("  load %s at %d: %s\n", l.name, size, describeLoad(l))
 			}
 			if !printedHeader {

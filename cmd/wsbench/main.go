@@ -27,6 +27,7 @@ import (
 
 	"wsapi/contract"
 	"wsapi/localrun"
+	"wsapi/localrun/gateway"
 )
 
 func main() {
@@ -112,7 +113,7 @@ func run() error {
 	if loaded.latency != 20*time.Millisecond {
 		loaded.name = loaded.latency.String() + "+429"
 	}
-	loaded.burst = max(1, int(loaded.rate/10))
+	loaded.burst = gateway.PostBurst(loaded.rate, 0)
 	w, err := workerRates(*assembly)
 	if err != nil {
 		return err

@@ -79,7 +79,7 @@ func newPostLimits(o Options) *postLimits {
 func (p *postLimits) set(latency time.Duration, limit float64, burst int) {
 	l := &postLoad{latency: latency}
 	if limit > 0 {
-		l.limiter = rate.NewLimiter(rate.Limit(limit), postBurst(limit, burst))
+		l.limiter = rate.NewLimiter(rate.Limit(limit), PostBurst(limit, burst))
 	}
 	p.load.Store(l)
 }
@@ -91,9 +91,9 @@ func (g *Gateway) SetPostLoad(latency time.Duration, rateLimit float64, burst in
 	g.posts.set(latency, rateLimit, burst)
 }
 
-// postBurst is Options.PostBurst, or a tenth of a second's worth of the
-// rate when unset (at least 1).
-func postBurst(limit float64, burst int) int {
+// PostBurst is the bucket size a rate limit gets: burst (Options.PostBurst)
+// if set, else a tenth of a second's worth of the rate (at least 1).
+func PostBurst(limit float64, burst int) int {
 	if burst > 0 {
 		return burst
 	}

@@ -237,8 +237,8 @@ func TestPostBurst(t *testing.T) {
 		{limit: 5, burst: 0, want: 1},
 		{limit: 1000, burst: 7, want: 7},
 	} {
-		if got := postBurst(tc.limit, tc.burst); got != tc.want {
-			t.Errorf("postBurst(%v, %d) = %d, want %d", tc.limit, tc.burst, got, tc.want)
+		if got := PostBurst(tc.limit, tc.burst); got != tc.want {
+			t.Errorf("PostBurst(%v, %d) = %d, want %d", tc.limit, tc.burst, got, tc.want)
 		}
 	}
 }

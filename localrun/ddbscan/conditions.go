@@ -69,14 +69,7 @@ func fixContains(c conditional, item map[string]*minidyn.AttributeValue) {
 		return
 	}
 	*c.cond = aws.String(out.String())
-	all := strings.Join(append([]string{out.String()}, c.others...), " ")
-	kept := map[string]*minidyn.AttributeValue{}
-	for k, v := range *c.values {
-		if mentions(all, k) {
-			kept[k] = v
-		}
-	}
-	*c.values = kept
+	*c.values = used(*c.values, strings.Join(append([]string{out.String()}, c.others...), " "))
 }
 
 // indexFunc finds a function call name, not the tail of a longer name.

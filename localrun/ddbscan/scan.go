@@ -226,7 +226,7 @@ func (h *Handler) scanShards(ctx context.Context, name string, sh *shadow, in *m
 	q.ProjectionExpression, q.AttributesToGet, q.Select = nil, nil, ""
 	filter := aws.ToString(in.FilterExpression)
 	q.ExpressionAttributeNames = used(in.ExpressionAttributeNames, filter)
-	q.ExpressionAttributeValues = usedValues(in.ExpressionAttributeValues, filter)
+	q.ExpressionAttributeValues = used(in.ExpressionAttributeValues, filter)
 	type found struct {
 		pos  position
 		item map[string]*minidyn.AttributeValue
@@ -321,25 +321,14 @@ func isNameByte(c byte) bool {
 	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
-func used(names map[string]string, expr string) map[string]string {
-	var out map[string]string
-	for k, v := range names {
+// used is the entries of placeholders (names or values) that expr
+// mentions (none: nil), as minidyn refuses unused ones.
+func used[V any](placeholders map[string]V, expr string) map[string]V {
+	var out map[string]V
+	for k, v := range placeholders {
 		if mentions(expr, k) {
 			if out == nil {
-				out = map[string]string{}
-			}
-			out[k] = v
-		}
-	}
-	return out
-}
-
-func usedValues(values map[string]*minidyn.AttributeValue, expr string) map[string]*minidyn.AttributeValue {
-	var out map[string]*minidyn.AttributeValue
-	for k, v := range values {
-		if mentions(expr, k) {
-			if out == nil {
-				out = map[string]*minidyn.AttributeValue{}
+				out = map[string]V{}
 			}
 			out[k] = v
 		}

@@ -434,7 +434,7 @@ func parseSizes(s string) ([]int, error) {
 // workerConfig is the fanout workers' configuration in the template.
 type workerConfig struct {
 	perWorker   float64 // WORKER_POSTS_PER_SECOND
-	workers     int     // the mapping's MaximumConcurrency, esm.DefaultPollers when unset
+	workers     int     // how many invocations the mapping runs at once (esm.Pollers)
 	maxInFlight int     // MAX_IN_FLIGHT
 	// The segment count's settings: FANOUT_SEGMENTS (0: computed),
 	// CONNECTIONS_PER_SEGMENT, MAX_SEGMENTS.
@@ -471,12 +471,9 @@ func workerRates(dir string) (workerConfig, error) {
 		if !ok {
 			continue
 		}
-		w := workerConfig{workers: m.MaximumConcurrency, maxInFlight: 16}
+		w := workerConfig{workers: esm.Pollers(m.MaximumConcurrency), maxInFlight: 16}
 		if w.perWorker, err = strconv.ParseFloat(v, 64); err != nil {
 			return w, fmt.Errorf("%s %s=%q: %w", fn.ID, contract.EnvWorkerPostsPerSecond, v, err)
-		}
-		if w.workers == 0 {
-			w.workers = esm.DefaultPollers
 		}
 		for name, dst := range map[string]*int{
 			contract.EnvMaxInFlight:           &w.maxInFlight,

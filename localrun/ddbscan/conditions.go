@@ -29,9 +29,11 @@ type conditional struct {
 	others []string // the write's other expressions
 }
 
+func hasContains(cond *string) bool { return cond != nil && strings.Contains(*cond, "contains(") }
+
 // fixContains rewrites c for the current row (none: an empty map).
 func fixContains(c conditional, item map[string]*minidyn.AttributeValue) {
-	if *c.cond == nil || !strings.Contains(**c.cond, "contains(") {
+	if !hasContains(*c.cond) {
 		return
 	}
 	expr := **c.cond
@@ -113,11 +115,15 @@ func callArgs(expr string, start int) ([]string, int) {
 	return nil, -1
 }
 
-// current reads the row a conditional write will evaluate.
-func (h *Handler) current(ctx context.Context, shard *string, sh *shadow, av map[string]*minidyn.AttributeValue) map[string]*minidyn.AttributeValue {
-	item, err := h.row(ctx, shard, sh.schema, av)
-	if err != nil || item == nil {
-		return map[string]*minidyn.AttributeValue{}
+// fixContainsOfRow applies fixContains to a write's condition for the row
+// of av in shard, which it reads only when the condition has a contains().
+func (h *Handler) fixContainsOfRow(ctx context.Context, c conditional, shard *string, s *schema, av map[string]*minidyn.AttributeValue) {
+	if !hasContains(*c.cond) {
+		return
 	}
-	return item
+	item, err := h.row(ctx, shard, s, av)
+	if err != nil || item == nil {
+		item = map[string]*minidyn.AttributeValue{}
+	}
+	fixContains(c, item)
 }

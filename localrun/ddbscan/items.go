@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -82,9 +81,7 @@ func (h *Handler) beginWrite(ctx context.Context, table **string, av map[string]
 	}
 	*table = shard
 	h.writeMu.Lock()
-	if hasContains(*c.cond) {
-		fixContains(c, h.current(ctx, shard, sh, av))
-	}
+	h.fixContainsOfRow(ctx, c, shard, sh.schema, av)
 	return sh, shard, h.writeMu.Unlock, nil
 }
 
@@ -274,7 +271,7 @@ func (h *Handler) transactWriteItems(ctx context.Context, in *minidyn.TransactWr
 	var keys []written
 	type pending struct {
 		shard *string
-		sh    *shadow
+		s     *schema
 		key   map[string]*minidyn.AttributeValue
 		c     conditional
 	}
@@ -285,16 +282,26 @@ func (h *Handler) transactWriteItems(ctx context.Context, in *minidyn.TransactWr
 			table  **string
 			av     map[string]*minidyn.AttributeValue
 			isItem bool
+			c      conditional
 		)
 		switch {
 		case it.Put != nil:
-			table, av, isItem = &it.Put.TableName, it.Put.Item, true
+			p := it.Put
+			table, av, isItem = &p.TableName, p.Item, true
+			c = conditional{cond: &p.ConditionExpression, names: p.ExpressionAttributeNames, values: &p.ExpressionAttributeValues}
 		case it.Update != nil:
-			table, av = &it.Update.TableName, it.Update.Key
+			u := it.Update
+			table, av = &u.TableName, u.Key
+			c = conditional{cond: &u.ConditionExpression, names: u.ExpressionAttributeNames, values: &u.ExpressionAttributeValues,
+				others: []string{aws.ToString(u.UpdateExpression)}}
 		case it.Delete != nil:
-			table, av = &it.Delete.TableName, it.Delete.Key
+			d := it.Delete
+			table, av = &d.TableName, d.Key
+			c = conditional{cond: &d.ConditionExpression, names: d.ExpressionAttributeNames, values: &d.ExpressionAttributeValues}
 		case it.ConditionCheck != nil:
-			table, av = &it.ConditionCheck.TableName, it.ConditionCheck.Key
+			cc := it.ConditionCheck
+			table, av = &cc.TableName, cc.Key
+			c = conditional{cond: &cc.ConditionExpression, names: cc.ExpressionAttributeNames, values: &cc.ExpressionAttributeValues}
 		default:
 			continue // minidyn refuses it
 		}
@@ -307,14 +314,12 @@ func (h *Handler) transactWriteItems(ctx context.Context, in *minidyn.TransactWr
 		if it.ConditionCheck == nil {
 			keys = append(keys, written{table: name, sh: sh, key: av})
 		}
-		conds = append(conds, pending{shard: shard, sh: sh, key: av, c: conditionOf(it)})
+		conds = append(conds, pending{shard: shard, s: sh.schema, key: av, c: c})
 	}
 	h.writeMu.Lock()
 	defer h.writeMu.Unlock()
 	for _, p := range conds {
-		if p.c.cond != nil && hasContains(*p.c.cond) {
-			fixContains(p.c, h.current(ctx, p.shard, p.sh, p.key))
-		}
+		h.fixContainsOfRow(ctx, p.c, p.shard, p.s, p.key)
 	}
 	out, err := h.client.TransactWriteItems(ctx, in)
 	if err != nil {
@@ -341,22 +346,4 @@ func (h *Handler) transactGetItems(ctx context.Context, in *minidyn.TransactGetI
 		g.TableName = shard
 	}
 	return h.client.TransactGetItems(ctx, in)
-}
-
-func hasContains(cond *string) bool { return cond != nil && strings.Contains(*cond, "contains(") }
-
-// conditionOf is a transaction item's condition, for fixContains.
-func conditionOf(it *minidyn.TransactWriteItem) conditional {
-	switch {
-	case it.Put != nil:
-		return conditional{cond: &it.Put.ConditionExpression, names: it.Put.ExpressionAttributeNames, values: &it.Put.ExpressionAttributeValues}
-	case it.Update != nil:
-		return conditional{cond: &it.Update.ConditionExpression, names: it.Update.ExpressionAttributeNames, values: &it.Update.ExpressionAttributeValues,
-			others: []string{aws.ToString(it.Update.UpdateExpression)}}
-	case it.Delete != nil:
-		return conditional{cond: &it.Delete.ConditionExpression, names: it.Delete.ExpressionAttributeNames, values: &it.Delete.ExpressionAttributeValues}
-	case it.ConditionCheck != nil:
-		return conditional{cond: &it.ConditionCheck.ConditionExpression, names: it.ConditionCheck.ExpressionAttributeNames, values: &it.ConditionCheck.ExpressionAttributeValues}
-	}
-	return conditional{}
 }

@@ -18,21 +18,21 @@ func (b *builder) addNagSuppressions() {
 				"The Plus feature plan (threat protection) is a paid tier; self sign-up is off and passwords need 12+ characters of four classes. Use an external issuer (props Issuer/Audience) where sign-in threat protection is required."))
 	}
 	// The finding is on the role's policy document, so the suppression is too.
+	policy := func(f *function) any {
+		return f.role.Node().FindChild(jsii.String("DefaultPolicy")).Node().DefaultChild()
+	}
 	// Both post to connections: the message function (direct messages) and
 	// the fanout function (broadcasts).
-	connectionsGrant := "Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<WebSocketApi>/" + b.stageName + "/POST/@connections/*"
-	const connectionsReason = "Connection ids exist only at run time; the grant is limited to POST on this API's own stage."
-	messagePolicy := b.message.role.Node().FindChild(jsii.String("DefaultPolicy")).Node().DefaultChild()
-	suppress(messagePolicy, suppression("AwsSolutions-IAM5",
-		connectionsReason, connectionsGrant))
-	fanOutPolicy := b.fanOut.fn.role.Node().FindChild(jsii.String("DefaultPolicy")).Node().DefaultChild()
-	suppress(fanOutPolicy, suppression("AwsSolutions-IAM5", connectionsReason, connectionsGrant))
+	for _, f := range []*function{b.message, b.fanOut.fn} {
+		suppress(policy(f), suppression("AwsSolutions-IAM5",
+			"Connection ids exist only at run time; the grant is limited to POST on this API's own stage.",
+			"Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<WebSocketApi>/"+b.stageName+"/POST/@connections/*"))
+	}
 	// X-Ray active tracing: Lambda's grant of xray:PutTraceSegments and
 	// xray:PutTelemetryRecords.
 	if !b.props.DisableTracing {
 		for _, f := range b.apiFunctions() {
-			policy := f.role.Node().FindChild(jsii.String("DefaultPolicy")).Node().DefaultChild()
-			suppress(policy, suppression("AwsSolutions-IAM5",
+			suppress(policy(f), suppression("AwsSolutions-IAM5",
 				"X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so X-Ray requires Resource \"*\" (the AWSXRayDaemonWriteAccess policy grants the same).",
 				"Resource::*"))
 		}

@@ -70,6 +70,17 @@ func shardName(table string, i int) string { return fmt.Sprintf("%s#%03d", table
 // expressions exactly as it would for a scan of its own.
 func emptyName(table string) string { return table + "#empty" }
 
+// minidynTables are the minidyn tables storing table: its empty table,
+// then its shards.
+func minidynTables(table string) []string {
+	names := make([]string, 0, 1+shards)
+	names = append(names, emptyName(table))
+	for i := range shards {
+		names = append(names, shardName(table, i))
+	}
+	return names
+}
+
 // maxBody bounds a request; DynamoDB's largest (a 25-item batch of 400 KB
 // items) is about 10 MB.
 const maxBody = 16 << 20
@@ -260,18 +271,15 @@ func (h *Handler) createTable(ctx context.Context, in *minidyn.CreateTableInput)
 		return nil, &ddbtypes.ResourceInUseException{Message: aws.String("Table already exists: " + name)}
 	}
 	var out *minidyn.CreateTableOutput
-	for i := -1; i < shards; i++ {
+	tables := minidynTables(name)
+	for i, t := range tables {
 		shard := *in
-		shard.TableName = aws.String(emptyName(name))
-		if i >= 0 {
-			shard.TableName = aws.String(shardName(name, i))
-		}
+		shard.TableName = aws.String(t)
 		o, err := h.client.CreateTable(ctx, &shard)
 		if err != nil {
-			for j := -1; j < i; j++ {
-				_, _ = h.client.DeleteTable(ctx, &minidyn.DeleteTableInput{TableName: aws.String(shardName(name, j))})
+			for _, created := range tables[:i] {
+				_, _ = h.client.DeleteTable(ctx, &minidyn.DeleteTableInput{TableName: aws.String(created)})
 			}
-			_, _ = h.client.DeleteTable(ctx, &minidyn.DeleteTableInput{TableName: aws.String(emptyName(name))})
 			return nil, err
 		}
 		out = o
@@ -305,11 +313,7 @@ func (h *Handler) deleteTable(ctx context.Context, in *minidyn.DeleteTableInput)
 		return nil, errNotFound()
 	}
 	var out *minidyn.DeleteTableOutput
-	for i := -1; i < shards; i++ {
-		t := emptyName(name)
-		if i >= 0 {
-			t = shardName(name, i)
-		}
+	for _, t := range minidynTables(name) {
 		o, err := h.client.DeleteTable(ctx, &minidyn.DeleteTableInput{TableName: aws.String(t)})
 		if err != nil {
 			return nil, err
@@ -330,12 +334,9 @@ func (h *Handler) updateTable(ctx context.Context, in *minidyn.UpdateTableInput)
 		return nil, err
 	}
 	var out *minidyn.UpdateTableOutput
-	for i := -1; i < shards; i++ {
+	for _, t := range minidynTables(name) {
 		shard := *in
-		shard.TableName = aws.String(emptyName(name))
-		if i >= 0 {
-			shard.TableName = aws.String(shardName(name, i))
-		}
+		shard.TableName = aws.String(t)
 		if out, err = h.client.UpdateTable(ctx, &shard); err != nil {
 			return nil, err
 		}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	minidyn "github.com/truora/minidyn/server"
 )
 
@@ -40,17 +41,7 @@ func TestFixContains(t *testing.T) {
 			for k := range values {
 				got = append(got, k)
 			}
-			if diff := cmp.Diff(tc.wantValues, got, cmp.Transformer("sort", func(in []string) []string {
-				out := append([]string(nil), in...)
-				for i := range out {
-					for j := i + 1; j < len(out); j++ {
-						if out[j] < out[i] {
-							out[i], out[j] = out[j], out[i]
-						}
-					}
-				}
-				return out
-			})); diff != "" {
+			if diff := cmp.Diff(tc.wantValues, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 				t.Errorf("values (-want +got):\n%s", diff)
 			}
 		})

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // TestParallelScanSegments: for several TotalSegments, the segments are
@@ -272,17 +273,7 @@ func TestScanProjection(t *testing.T) {
 	}
 }
 
-var cmpSorted = cmp.Transformer("sort", func(in []string) []string {
-	out := append([]string(nil), in...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
-	return out
-})
+var cmpSorted = cmpopts.SortSlices(func(a, b string) bool { return a < b })
 
 // TestFilteredParallelScan: a filter (evaluated by minidyn) with segments:
 // the segments' union is the filtered set.

@@ -53,7 +53,7 @@ func newHandler(awsCfg aws.Config, cfg message.Config, m message.Metrics, log *s
 		o.BaseEndpoint = aws.String(cfg.ConnectionsEndpoint)
 	})
 	return message.New(
-		connections.NewLister(db, db, cfg.TableName, cfg.PrincipalIndexName),
+		connections.NewLister(db, cfg.TableName, cfg.PrincipalIndexName),
 		connections.NewDeleter(db, cfg.TableName),
 		reply.NewSender(mgmt),
 		message.NewSQSPublisher(sqs.NewFromConfig(awsCfg), cfg.FanOutQueueURL),

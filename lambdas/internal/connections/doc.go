@@ -29,5 +29,5 @@
 //
 //	Writer   PutItem      ($connect)
 //	Deleter  DeleteItem   ($disconnect; message, for gone connections)
-//	Lister   Scan, Query  (message: every connection, or one principal's via the index)
+//	Lister   Query        (message: one principal's connections, via the index)
 package connections

@@ -29,17 +29,13 @@ type ItemDeleter interface {
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 }
 
-// Scanner and Querier are the DynamoDB calls Lister makes; they are the
-// interfaces the SDK's paginators take.
-type (
-	Scanner = dynamodb.ScanAPIClient
-	Querier = dynamodb.QueryAPIClient
-)
+// Querier is the DynamoDB call Lister makes; it is the interface the SDK's
+// paginator takes.
+type Querier = dynamodb.QueryAPIClient
 
 var (
 	_ ItemPutter  = (*dynamodb.Client)(nil)
 	_ ItemDeleter = (*dynamodb.Client)(nil)
-	_ Scanner     = (*dynamodb.Client)(nil)
 	_ Querier     = (*dynamodb.Client)(nil)
 )
 
@@ -116,7 +112,6 @@ func (d *Deleter) Delete(ctx context.Context, id string) error {
 // Lister iterates connection ids, page by page, so a caller can start work on
 // the first page before the next one is read and never holds the whole table.
 type Lister struct {
-	scanner  Scanner
 	querier  Querier
 	table    string
 	index    string
@@ -133,27 +128,12 @@ func WithPageSize(n int32) ListerOption {
 }
 
 // NewLister returns a Lister on the named table and principal index.
-func NewLister(scanner Scanner, querier Querier, table, principalIndex string, opts ...ListerOption) *Lister {
-	l := &Lister{scanner: scanner, querier: querier, table: table, index: principalIndex}
+func NewLister(querier Querier, table, principalIndex string, opts ...ListerOption) *Lister {
+	l := &Lister{querier: querier, table: table, index: principalIndex}
 	for _, opt := range opts {
 		opt(l)
 	}
 	return l
-}
-
-// All yields the id of every connection in the table. On a failure it yields
-// one error and stops.
-func (l *Lister) All(ctx context.Context) iter.Seq2[string, error] {
-	return func(yield func(string, error) bool) {
-		p := dynamodb.NewScanPaginator(l.scanner, &dynamodb.ScanInput{
-			TableName:                aws.String(l.table),
-			ProjectionExpression:     aws.String("#id"),
-			ExpressionAttributeNames: map[string]string{"#id": contract.AttrConnectionID},
-			Limit:                    l.limit(),
-		})
-		yieldPages(ctx, p, func(out *dynamodb.ScanOutput) []map[string]types.AttributeValue { return out.Items },
-			"scan "+l.table, yield)
-	}
 }
 
 // OfPrincipal yields the id of every connection of principalID, read from the
@@ -172,8 +152,17 @@ func (l *Lister) OfPrincipal(ctx context.Context, principalID string) iter.Seq2[
 			},
 			Limit: l.limit(),
 		})
-		yieldPages(ctx, p, func(out *dynamodb.QueryOutput) []map[string]types.AttributeValue { return out.Items },
-			"query "+l.table+" index "+l.index, yield)
+		what := "query " + l.table + " index " + l.index
+		for page := 1; p.HasMorePages(); page++ {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				yield("", fmt.Errorf("%s, page %d: %w", what, page, err))
+				return
+			}
+			if !yieldIDs(out.Items, yield) {
+				return
+			}
+		}
 	}
 }
 
@@ -182,28 +171,6 @@ func (l *Lister) limit() *int32 {
 		return nil
 	}
 	return aws.Int32(l.pageSize)
-}
-
-// paginator is what the SDK's Scan and Query paginators have in common.
-type paginator[Out any] interface {
-	HasMorePages() bool
-	NextPage(ctx context.Context, optFns ...func(*dynamodb.Options)) (Out, error)
-}
-
-// yieldPages reads p page by page and yields the connection id of each item
-// of each page; on a failure it yields one error, naming the read (what) and
-// the page, and stops.
-func yieldPages[Out any](ctx context.Context, p paginator[Out], items func(Out) []map[string]types.AttributeValue, what string, yield func(string, error) bool) {
-	for page := 1; p.HasMorePages(); page++ {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			yield("", fmt.Errorf("%s, page %d: %w", what, page, err))
-			return
-		}
-		if !yieldIDs(items(out), yield) {
-			return
-		}
-	}
 }
 
 // yieldIDs yields the connection id of each item; it reports whether the

@@ -17,7 +17,7 @@ import (
 	"wsapi/contract"
 )
 
-// fakeDB is a hand-written DynamoDB client. Scan and Query serve pages of
+// fakeDB is a hand-written DynamoDB client. Query serves pages of
 // connection ids, linked by LastEvaluatedKey as DynamoDB does.
 type fakeDB struct {
 	pages    [][]string
@@ -27,7 +27,6 @@ type fakeDB struct {
 
 	puts    []*dynamodb.PutItemInput
 	deletes []*dynamodb.DeleteItemInput
-	scans   []*dynamodb.ScanInput
 	queries []*dynamodb.QueryInput
 }
 
@@ -45,15 +44,6 @@ func (f *fakeDB) DeleteItem(_ context.Context, in *dynamodb.DeleteItemInput, _ .
 		return nil, f.err
 	}
 	return &dynamodb.DeleteItemOutput{}, nil
-}
-
-func (f *fakeDB) Scan(_ context.Context, in *dynamodb.ScanInput, _ ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
-	f.scans = append(f.scans, in)
-	items, last, err := f.page(len(f.scans), in.ExclusiveStartKey)
-	if err != nil {
-		return nil, err
-	}
-	return &dynamodb.ScanOutput{Items: items, LastEvaluatedKey: last}, nil
 }
 
 func (f *fakeDB) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
@@ -193,55 +183,25 @@ func TestLister(t *testing.T) {
 		{name: "item without id", db: &fakeDB{pages: pages, badItem: true}, wantIDs: []string{"a", "b"}, wantErr: "item without a string connectionId", wantCalls: 1},
 	}
 	for _, tt := range tests {
-		for _, op := range []string{"All", "OfPrincipal"} {
-			t.Run(op+"/"+tt.name, func(t *testing.T) {
-				db := *tt.db
-				l := NewLister(&db, &db, "conns", "byPrincipal", WithPageSize(2))
-				seq := l.All(context.Background())
-				if op == "OfPrincipal" {
-					seq = l.OfPrincipal(context.Background(), "alice")
-				}
-				ids, err := collect(seq, tt.limit)
-				if (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
-					t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
-				}
-				if !slices.Equal(ids, tt.wantIDs) {
-					t.Errorf("ids = %q, want %q", ids, tt.wantIDs)
-				}
-				if op == "All" {
-					checkScans(t, db.scans, db.queries, tt.wantCalls)
-				} else {
-					checkQueries(t, db.queries, db.scans, tt.wantCalls)
-				}
-			})
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			db := *tt.db
+			l := NewLister(&db, "conns", "byPrincipal", WithPageSize(2))
+			ids, err := collect(l.OfPrincipal(context.Background(), "alice"), tt.limit)
+			if (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
+			}
+			if !slices.Equal(ids, tt.wantIDs) {
+				t.Errorf("ids = %q, want %q", ids, tt.wantIDs)
+			}
+			checkQueries(t, db.queries, tt.wantCalls)
+		})
 	}
 }
 
-func checkScans(t *testing.T, scans []*dynamodb.ScanInput, queries []*dynamodb.QueryInput, want int) {
+func checkQueries(t *testing.T, queries []*dynamodb.QueryInput, want int) {
 	t.Helper()
-	if len(scans) != want || len(queries) != 0 {
-		t.Fatalf("%d scans and %d queries, want %d scans", len(scans), len(queries), want)
-	}
-	for _, in := range scans {
-		in := *in
-		in.ExclusiveStartKey = nil
-		wantIn := dynamodb.ScanInput{
-			TableName:                aws.String("conns"),
-			ProjectionExpression:     aws.String("#id"),
-			ExpressionAttributeNames: map[string]string{"#id": "connectionId"},
-			Limit:                    aws.Int32(2),
-		}
-		if !reflect.DeepEqual(in, wantIn) {
-			t.Errorf("Scan input = %#v, want %#v", in, wantIn)
-		}
-	}
-}
-
-func checkQueries(t *testing.T, queries []*dynamodb.QueryInput, scans []*dynamodb.ScanInput, want int) {
-	t.Helper()
-	if len(queries) != want || len(scans) != 0 {
-		t.Fatalf("%d queries and %d scans, want %d queries", len(queries), len(scans), want)
+	if len(queries) != want {
+		t.Fatalf("%d queries, want %d", len(queries), want)
 	}
 	for _, in := range queries {
 		in := *in
@@ -265,10 +225,10 @@ func checkQueries(t *testing.T, queries []*dynamodb.QueryInput, scans []*dynamod
 
 func TestListerDefaultPageSize(t *testing.T) {
 	db := &fakeDB{pages: [][]string{{"a"}}}
-	if _, err := collect(NewLister(db, db, "conns", "byPrincipal").All(context.Background()), 0); err != nil {
+	if _, err := collect(NewLister(db, "conns", "byPrincipal").OfPrincipal(context.Background(), "alice"), 0); err != nil {
 		t.Fatal(err)
 	}
-	if db.scans[0].Limit != nil {
-		t.Errorf("Limit = %d, want none (DynamoDB's 1 MB pages)", *db.scans[0].Limit)
+	if db.queries[0].Limit != nil {
+		t.Errorf("Limit = %d, want none (DynamoDB's 1 MB pages)", *db.queries[0].Limit)
 	}
 }

@@ -57,7 +57,7 @@ func newRig(rows []row, limits Limits) *rig {
 		logs:    &bytes.Buffer{},
 	}
 	log := slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	lister := connections.NewLister(r.table, r.table, "conns", "byPrincipal")
+	lister := connections.NewLister(r.table, "conns", "byPrincipal")
 	r.h = New(lister, connections.NewDeleter(r.table, "conns"), reply.NewSender(r.poster),
 		NewSQSPublisher(r.queue, testQueueURL), limits, r.metrics, log)
 	r.h.now = func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }

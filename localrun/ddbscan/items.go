@@ -27,19 +27,31 @@ func (h *Handler) route(table *string, av map[string]*minidyn.AttributeValue, is
 	return sh, aws.String(shardName(aws.ToString(table), i)), nil
 }
 
-// refresh copies the rows of keys from minidyn into the table's shadow.
-// The caller holds writeMu.
-func (h *Handler) refresh(ctx context.Context, table string, sh *shadow, keys ...map[string]*minidyn.AttributeValue) error {
-	for _, key := range keys {
-		i, err := sh.schema.shardOf(key)
-		if err != nil {
-			continue // minidyn refused it too
+// refresh copies the row of key from its shard in minidyn into the
+// table's shadow. The caller holds writeMu.
+func (h *Handler) refresh(ctx context.Context, shard *string, sh *shadow, key map[string]*minidyn.AttributeValue) error {
+	item, err := h.row(ctx, shard, sh.schema, key)
+	if err != nil {
+		return fmt.Errorf("refresh %s: %w", *shard, err)
+	}
+	h.store(sh, key, item)
+	return nil
+}
+
+// written is a row a batch or a transaction writes, with what a put
+// stores there.
+type written struct {
+	shard     *string
+	sh        *shadow
+	key, item map[string]*minidyn.AttributeValue
+}
+
+// refreshAll refreshes every row written. The caller holds writeMu.
+func (h *Handler) refreshAll(ctx context.Context, rows []written) error {
+	for _, w := range rows {
+		if err := h.refresh(ctx, w.shard, w.sh, w.key); err != nil {
+			return err
 		}
-		item, err := h.row(ctx, aws.String(shardName(table, i)), sh.schema, key)
-		if err != nil {
-			return fmt.Errorf("refresh %s: %w", table, err)
-		}
-		h.store(sh, key, item)
 	}
 	return nil
 }
@@ -125,8 +137,7 @@ func (h *Handler) deleteItem(ctx context.Context, in *minidyn.DeleteItemInput) (
 }
 
 func (h *Handler) updateItem(ctx context.Context, in *minidyn.UpdateItemInput) (any, error) {
-	name := aws.ToString(in.TableName)
-	sh, _, unlock, err := h.beginWrite(ctx, &in.TableName, in.Key, false,
+	sh, shard, unlock, err := h.beginWrite(ctx, &in.TableName, in.Key, false,
 		conditional{cond: &in.ConditionExpression, names: in.ExpressionAttributeNames, values: &in.ExpressionAttributeValues,
 			others: []string{aws.ToString(in.UpdateExpression)}})
 	if err != nil {
@@ -137,7 +148,7 @@ func (h *Handler) updateItem(ctx context.Context, in *minidyn.UpdateItemInput) (
 	if err != nil {
 		return nil, err
 	}
-	return out, h.refresh(ctx, name, sh, in.Key)
+	return out, h.refresh(ctx, shard, sh, in.Key)
 }
 
 func (h *Handler) getItem(ctx context.Context, in *minidyn.GetItemInput) (any, error) {
@@ -152,12 +163,7 @@ func (h *Handler) getItem(ctx context.Context, in *minidyn.GetItemInput) (any, e
 func (h *Handler) batchWriteItem(ctx context.Context, in *minidyn.BatchWriteItemInput) (any, error) {
 	routed := &minidyn.BatchWriteItemInput{RequestItems: map[string][]minidyn.WriteRequest{}}
 	origin := map[string]string{} // shard: table
-	type written struct {
-		table     string
-		sh        *shadow
-		key, item map[string]*minidyn.AttributeValue
-	}
-	var keys []written
+	var rows []written
 	for table, reqs := range in.RequestItems {
 		for _, req := range reqs {
 			av, isItem := map[string]*minidyn.AttributeValue(nil), false
@@ -176,11 +182,11 @@ func (h *Handler) batchWriteItem(ctx context.Context, in *minidyn.BatchWriteItem
 			}
 			routed.RequestItems[*shard] = append(routed.RequestItems[*shard], req)
 			origin[*shard] = table
-			w := written{table: table, sh: sh, key: av}
+			w := written{shard: shard, sh: sh, key: av}
 			if isItem {
 				w.item = av
 			}
-			keys = append(keys, w)
+			rows = append(rows, w)
 		}
 	}
 	h.writeMu.Lock()
@@ -188,10 +194,8 @@ func (h *Handler) batchWriteItem(ctx context.Context, in *minidyn.BatchWriteItem
 	out, err := h.client.BatchWriteItem(ctx, routed)
 	if err != nil {
 		// minidyn stops at the failing request, the ones before it done.
-		for _, k := range keys {
-			if rerr := h.refresh(ctx, k.table, k.sh, k.key); rerr != nil {
-				return nil, errors.Join(err, rerr)
-			}
+		if rerr := h.refreshAll(ctx, rows); rerr != nil {
+			return nil, errors.Join(err, rerr)
 		}
 		return nil, err
 	}
@@ -203,15 +207,13 @@ func (h *Handler) batchWriteItem(ctx context.Context, in *minidyn.BatchWriteItem
 	if len(unprocessed) > 0 {
 		// Only minidyn's failure emulation leaves items unprocessed, and
 		// which is not worth tracking: read them all back.
-		for _, k := range keys {
-			if err := h.refresh(ctx, k.table, k.sh, k.key); err != nil {
-				return nil, err
-			}
+		if err := h.refreshAll(ctx, rows); err != nil {
+			return nil, err
 		}
 		return out, nil
 	}
-	for _, k := range keys {
-		h.store(k.sh, k.key, k.item)
+	for _, w := range rows {
+		h.store(w.sh, w.key, w.item)
 	}
 	return out, nil
 }
@@ -263,12 +265,7 @@ func (h *Handler) batchGetItem(ctx context.Context, in *minidyn.BatchGetItemInpu
 }
 
 func (h *Handler) transactWriteItems(ctx context.Context, in *minidyn.TransactWriteItemsInput) (any, error) {
-	type written struct {
-		table string
-		sh    *shadow
-		key   map[string]*minidyn.AttributeValue
-	}
-	var keys []written
+	var rows []written
 	type pending struct {
 		shard *string
 		s     *schema
@@ -305,14 +302,13 @@ func (h *Handler) transactWriteItems(ctx context.Context, in *minidyn.TransactWr
 		default:
 			continue // minidyn refuses it
 		}
-		name := aws.ToString(*table)
 		sh, shard, err := h.route(*table, av, isItem)
 		if err != nil {
 			return nil, err
 		}
 		*table = shard
 		if it.ConditionCheck == nil {
-			keys = append(keys, written{table: name, sh: sh, key: av})
+			rows = append(rows, written{shard: shard, sh: sh, key: av})
 		}
 		conds = append(conds, pending{shard: shard, s: sh.schema, key: av, c: c})
 	}
@@ -325,12 +321,7 @@ func (h *Handler) transactWriteItems(ctx context.Context, in *minidyn.TransactWr
 	if err != nil {
 		return nil, err
 	}
-	for _, k := range keys {
-		if err := h.refresh(ctx, k.table, k.sh, k.key); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return out, h.refreshAll(ctx, rows)
 }
 
 func (h *Handler) transactGetItems(ctx context.Context, in *minidyn.TransactGetItemsInput) (any, error) {

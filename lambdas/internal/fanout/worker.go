@@ -16,7 +16,6 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
-	"wsapi/contract"
 	"wsapi/lambdas/internal/reply"
 	"wsapi/lambdas/internal/wait"
 )
@@ -369,7 +368,7 @@ func (w *Worker) ProcessShardBefore(ctx context.Context, s Shard, stop time.Time
 // stop time, it returns ErrStopped: the redelivered shard adds nothing
 // (Counters.Add applies once) and posts the report again.
 func (w *Worker) report(ctx context.Context, log *slog.Logger, j Job, c Counts, stop time.Time, throttled *atomic.Int64) error {
-	frame, err := json.Marshal(deliveryFrame{Type: contract.FrameTypeDelivery, ID: j.ID, Counts: c})
+	frame, err := json.Marshal(reply.Delivery{Type: reply.TypeDelivery, ID: j.ID, Delivered: c.Delivered, Stale: c.Stale, Failed: c.Failed})
 	if err != nil {
 		return fmt.Errorf("encode delivery report: %w", err)
 	}
@@ -384,13 +383,6 @@ func (w *Worker) report(ctx context.Context, log *slog.Logger, j Job, c Counts, 
 	default:
 		return fmt.Errorf("post delivery report of %s: %w", j.ID, err)
 	}
-}
-
-// deliveryFrame is {"type":"delivery","id":...,"delivered":N,"stale":M,"failed":K}.
-type deliveryFrame struct {
-	Type string `json:"type"`
-	ID   string `json:"id"`
-	Counts
 }
 
 // postPage posts the frame to ids (the sender's skipped), at most

@@ -17,6 +17,7 @@ import (
 
 	"wsapi/contract"
 	"wsapi/internal/testutil"
+	"wsapi/lambdas/internal/reply"
 )
 
 const (
@@ -293,7 +294,7 @@ func TestDeliveryReportAfterLastShard(t *testing.T) {
 		1: {{"c", "gone1"}, {"d", "e"}},
 		2: {{"f", "broken1", "g"}},
 	}
-	want := deliveryFrame{Type: contract.FrameTypeDelivery, ID: testJobID, Counts: Counts{Delivered: 7, Stale: 1, Failed: 1}}
+	want := reply.Delivery{Type: contract.FrameTypeDelivery, ID: testJobID, Delivered: 7, Stale: 1, Failed: 1}
 	tests := []struct {
 		name       string
 		order      []int
@@ -334,7 +335,7 @@ func TestDeliveryReportAfterLastShard(t *testing.T) {
 			if len(reports) != 1 {
 				t.Fatalf("sender got %d frames, want one report", len(reports))
 			}
-			var got deliveryFrame
+			var got reply.Delivery
 			if err := json.Unmarshal(reports[0], &got); err != nil {
 				t.Fatal(err)
 			}

@@ -5,6 +5,7 @@ package env
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -33,4 +34,20 @@ func Int(getenv Getenv, name string, def, lo, hi int) (int, error) {
 		return 0, fmt.Errorf("%s=%q: want an integer from %d to %d", name, v, lo, hi)
 	}
 	return n, nil
+}
+
+// URL returns the http or https URL in name, without a trailing slash (the
+// SDKs append their paths to it), or an error saying want when it is
+// unset, has no host, or carries user info, a query or a fragment. http
+// only makes sense for local runs.
+func URL(getenv Getenv, name, want string) (string, error) {
+	v, err := Required(getenv, name)
+	if err != nil {
+		return "", err
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("%s=%q: want %s", name, v, want)
+	}
+	return strings.TrimSuffix(v, "/"), nil
 }

@@ -59,6 +59,34 @@ func TestInt(t *testing.T) {
 	}
 }
 
+func TestURL(t *testing.T) {
+	const want = "an https URL"
+	tests := []struct {
+		name, value, want, wantErr string
+	}{
+		{name: "https", value: "https://abc.execute-api.eu-west-1.amazonaws.com/prod", want: "https://abc.execute-api.eu-west-1.amazonaws.com/prod"},
+		{name: "trailing slash dropped", value: "https://h/prod/", want: "https://h/prod"},
+		{name: "http, for local runs", value: " http://127.0.0.1:3001/prod ", want: "http://127.0.0.1:3001/prod"},
+		{name: "unset", value: "", wantErr: "X is not set"},
+		{name: "other scheme", value: "ftp://h/prod", wantErr: `X="ftp://h/prod": want an https URL`},
+		{name: "no scheme", value: "h/prod", wantErr: "want an https URL"},
+		{name: "no host", value: "https:///prod", wantErr: "want an https URL"},
+		{name: "user info", value: "https://u:p@h/prod", wantErr: "want an https URL"},
+		{name: "query", value: "https://h/prod?x=1", wantErr: "want an https URL"},
+		{name: "fragment", value: "https://h/prod#x", wantErr: "want an https URL"},
+		{name: "unparsable", value: "https://h/%zz", wantErr: "want an https URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := URL(lookup(map[string]string{"X": tt.value}), "X", want)
+			checkErr(t, err, tt.wantErr)
+			if got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func checkErr(t *testing.T, err error, want string) {
 	t.Helper()
 	switch {

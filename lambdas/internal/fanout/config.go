@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -53,8 +52,8 @@ func ConfigFromEnv(getenv env.Getenv) (FunctionConfig, error) {
 	var errs [12]error
 	c.TableName, errs[0] = env.Required(getenv, contract.EnvTableName)
 	c.JobsTableName, errs[1] = env.Required(getenv, contract.EnvJobsTableName)
-	c.ConnectionsEndpoint, errs[2] = endpoint(getenv, contract.EnvConnectionsEndpoint)
-	c.QueueURL, errs[3] = endpoint(getenv, contract.EnvFanOutQueueURL)
+	c.ConnectionsEndpoint, errs[2] = env.URL(getenv, contract.EnvConnectionsEndpoint, urlWanted)
+	c.QueueURL, errs[3] = env.URL(getenv, contract.EnvFanOutQueueURL, urlWanted)
 	c.Split.Segments, errs[4] = env.Int(getenv, contract.EnvFanOutSegments, 0, 0, maxTotalShards)
 	c.Split.ConnectionsPerSegment, errs[5] = env.Int(getenv, contract.EnvConnectionsPerSegment, DefaultConnectionsPerSegment, 1, math.MaxInt32)
 	c.Split.MaxSegments, errs[6] = env.Int(getenv, contract.EnvMaxSegments, DefaultMaxSegments, 1, maxTotalShards)
@@ -71,20 +70,8 @@ func ConfigFromEnv(getenv env.Getenv) (FunctionConfig, error) {
 	return c, nil
 }
 
-// endpoint reads an http or https URL; http only makes sense for local
-// runs.
-func endpoint(getenv env.Getenv, name string) (string, error) {
-	v, err := env.Required(getenv, name)
-	if err != nil {
-		return "", err
-	}
-	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("%s=%q: want an https URL without query or fragment", name, v)
-	}
-	// The SDK appends /@connections/{id} to the Management API's path.
-	return strings.TrimSuffix(v, "/"), nil
-}
+// urlWanted is what the function's URLs must look like.
+const urlWanted = "an https URL without query or fragment"
 
 func positiveFloat(getenv env.Getenv, name string, def float64) (float64, error) {
 	v := strings.TrimSpace(getenv(name))

@@ -50,7 +50,8 @@ func ConfigFromEnv(getenv env.Getenv) (Config, error) {
 	var errs [6]error
 	c.TableName, errs[0] = env.Required(getenv, contract.EnvTableName)
 	c.PrincipalIndexName, errs[1] = env.Required(getenv, contract.EnvPrincipalIndexName)
-	c.ConnectionsEndpoint, errs[2] = endpoint(getenv)
+	c.ConnectionsEndpoint, errs[2] = env.URL(getenv, contract.EnvConnectionsEndpoint,
+		"https://{api-id}.execute-api.{region}.amazonaws.com/{stage}")
 	c.FanOutQueueURL, errs[3] = queueURL(getenv)
 	c.MaxMessageBytes, errs[4] = env.Int(getenv, contract.EnvMaxMessageBytes, DefaultMaxMessageBytes, 1, MaxMaxMessageBytes)
 	c.MaxInFlight, errs[5] = env.Int(getenv, contract.EnvMaxInFlight, DefaultMaxInFlight, 1, MaxMaxInFlight)
@@ -58,19 +59,6 @@ func ConfigFromEnv(getenv env.Getenv) (Config, error) {
 		return Config{}, err
 	}
 	return c, nil
-}
-
-func endpoint(getenv env.Getenv) (string, error) {
-	v, err := env.Required(getenv, contract.EnvConnectionsEndpoint)
-	if err != nil {
-		return "", err
-	}
-	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("%s=%q: want https://{api-id}.execute-api.{region}.amazonaws.com/{stage}", contract.EnvConnectionsEndpoint, v)
-	}
-	// The SDK appends /@connections/{id} to the base path.
-	return strings.TrimSuffix(v, "/"), nil
 }
 
 // queueName is a standard queue's name: 1 to 80 letters, digits, hyphens

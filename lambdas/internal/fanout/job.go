@@ -10,9 +10,10 @@ import (
 )
 
 const (
-	// maxFrameBytes is API Gateway's limit on a WebSocket message and on
-	// PostToConnection's Data, as in package message.
-	maxFrameBytes = 128 * 1024
+	// MaxFrameBytes is API Gateway's limit on a WebSocket message and on
+	// PostToConnection's Data: the largest frame a job carries (package
+	// message refuses larger frames with it).
+	MaxFrameBytes = 128 * 1024
 
 	// maxShardMessageBytes is SQS's classic maximum message size (256 KiB).
 	// A shard message holds the frame in base64 (4/3 of 128 KiB is 174,764
@@ -92,8 +93,8 @@ func (j Job) validateMessage() error {
 			return fmt.Errorf("%w: %s must be 1 to %d bytes of UTF-8", ErrInvalidShard, name, maxIDBytes)
 		}
 	}
-	if len(j.Frame) == 0 || len(j.Frame) > maxFrameBytes {
-		return fmt.Errorf("%w: frame of %d bytes, want 1 to %d", ErrInvalidShard, len(j.Frame), maxFrameBytes)
+	if len(j.Frame) == 0 || len(j.Frame) > MaxFrameBytes {
+		return fmt.Errorf("%w: frame of %d bytes, want 1 to %d", ErrInvalidShard, len(j.Frame), MaxFrameBytes)
 	}
 	var f struct {
 		ID *string `json:"id"`

@@ -50,7 +50,7 @@ func TestShardGolden(t *testing.T) {
 }
 
 func TestEncodeShardLargestFrameFitsSQS(t *testing.T) {
-	frame := `{"id":"m1","message":"` + strings.Repeat("x", maxFrameBytes-len(`{"id":"m1","message":""}`)) + `"}`
+	frame := `{"id":"m1","message":"` + strings.Repeat("x", MaxFrameBytes-len(`{"id":"m1","message":""}`)) + `"}`
 	s := testShard(0, 1)
 	s.Frame = []byte(frame)
 	b, err := EncodeShard(s)
@@ -62,7 +62,7 @@ func TestEncodeShardLargestFrameFitsSQS(t *testing.T) {
 	}
 	s.Frame = []byte(frame[:len(frame)-2] + `x"}`)
 	if _, err := EncodeShard(s); !errors.Is(err, ErrInvalidShard) {
-		t.Errorf("a frame over %d bytes: err = %v, want ErrInvalidShard", maxFrameBytes, err)
+		t.Errorf("a frame over %d bytes: err = %v, want ErrInvalidShard", MaxFrameBytes, err)
 	}
 }
 
@@ -179,7 +179,7 @@ func TestEncodeJobInvalid(t *testing.T) {
 		{"frame empty", "m1", "s", ``},
 		{"frame not an object", "m1", "s", `["m1"]`},
 		{"frame with another id", "m1", "s", `{"id":"m2"}`},
-		{"frame too large", "m1", "s", `{"id":"m1","x":"` + strings.Repeat("x", maxFrameBytes) + `"}`},
+		{"frame too large", "m1", "s", `{"id":"m1","x":"` + strings.Repeat("x", MaxFrameBytes) + `"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -47,10 +47,6 @@ import (
 	"wsapi/lambdas/internal/reply"
 )
 
-// maxFrameBytes is API Gateway's limit on a WebSocket message (and on
-// PostToConnection's Data): a frame over it would fail for every recipient.
-const maxFrameBytes = 128 * 1024
-
 // Directory lists one principal's connection ids page by page;
 // connections.Lister is the DynamoDB one. Broadcasts list nothing here: the
 // fanout function scans the table.
@@ -184,9 +180,10 @@ func (h *Handler) handle(ctx context.Context, log *slog.Logger, ev connections.M
 		log.ErrorContext(ctx, "encoding the frame failed", "error", err)
 		return internalError(ctx, ev)
 	}
-	if len(frame) > maxFrameBytes {
+	if len(frame) > fanout.MaxFrameBytes {
 		// Escaping can grow a message that is within the limit past what
-		// API Gateway carries.
+		// API Gateway carries (and on PostToConnection's Data): a frame
+		// over it would fail for every recipient.
 		log.InfoContext(ctx, "frame refused", "code", string(reply.CodeMessageTooLarge), "bodyBytes", len(ev.Body), "frameBytes", len(frame))
 		return errTooLarge(h.limits.MaxMessageBytes).reply()
 	}
